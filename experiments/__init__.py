@@ -1,0 +1,1 @@
+"""Experiments: absl entry points, data, models, training and workdir outputs."""
