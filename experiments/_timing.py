@@ -1,0 +1,53 @@
+"""Wall-clock timing for the benchmark suites (never used by tests).
+
+Every suite module ``experiments/bench_<name>.py`` exposes ``run(*, repeats: int) -> dict`` with
+``rows``: a list of ``{"case", "impl", "median_s", "compile_s"}`` (``compile_s`` may be None) and
+``ratios``: a mapping ``name -> {"value", "goal", "met"}``, where ``value`` is a speed ratio
+measured in the same run (bigger is better) and ``goal`` the issue's target.
+"""
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+
+def _block(out: Any) -> Any:
+    return jax.tree.map(lambda a: a.block_until_ready() if hasattr(a, "block_until_ready") else a,
+                        out)
+
+
+def time_fn(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: int = 1,
+            **kwargs: Any) -> tuple[float, float]:
+    """Times ``fn(*args, **kwargs)``, waiting for every JAX array it returns.
+
+    Returns:
+      ``(median_s, first_s)``: the median of ``repeats`` timed calls after ``warmup`` untimed
+      ones, and the duration of the very first call (compilation included for jitted code).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    start = time.perf_counter()
+    _block(fn(*args, **kwargs))
+    first = time.perf_counter() - start
+    for _ in range(max(warmup - 1, 0)):
+        _block(fn(*args, **kwargs))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _block(fn(*args, **kwargs))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), first
+
+
+def row(case: str, impl: str, median_s: float, compile_s: float | None = None) -> dict:
+    """One timing row of a suite."""
+    return {"case": case, "impl": impl, "median_s": float(median_s),
+            "compile_s": None if compile_s is None else float(compile_s)}
+
+
+def ratio(value: float, goal: float) -> dict:
+    """A speed ratio (bigger is better) and whether it meets the issue's goal."""
+    return {"value": float(value), "goal": float(goal), "met": bool(value >= goal)}
