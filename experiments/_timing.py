@@ -15,12 +15,14 @@ import jax
 
 
 def _block(out: Any) -> Any:
-    return jax.tree.map(lambda a: a.block_until_ready() if hasattr(a, "block_until_ready") else a,
-                        out)
+    return jax.tree.map(
+        lambda a: a.block_until_ready() if hasattr(a, "block_until_ready") else a, out
+    )
 
 
-def time_fn(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: int = 1,
-            **kwargs: Any) -> tuple[float, float]:
+def time_fn(
+    fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: int = 1, **kwargs: Any
+) -> tuple[float, float]:
     """Times ``fn(*args, **kwargs)``, waiting for every JAX array it returns.
 
     Returns:
@@ -44,8 +46,12 @@ def time_fn(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: int = 
 
 def row(case: str, impl: str, median_s: float, compile_s: float | None = None) -> dict:
     """One timing row of a suite."""
-    return {"case": case, "impl": impl, "median_s": float(median_s),
-            "compile_s": None if compile_s is None else float(compile_s)}
+    return {
+        "case": case,
+        "impl": impl,
+        "median_s": float(median_s),
+        "compile_s": None if compile_s is None else float(compile_s),
+    }
 
 
 def ratio(value: float, goal: float) -> dict:

@@ -1,0 +1,59 @@
+"""The one absl helper behind every entry point.
+
+Each experiment module defines ``run(config, workdir)`` (importable, never reads flags, so a
+Colab notebook can call it) and ends with::
+
+    if __name__ == "__main__":
+        _app.launch(run, "train_lenet")
+
+which gives it ``--config`` (an ml_collections config file, default
+``experiments/configs/<name>.py``; ``--config=path.py:smoke`` selects a variant and
+``--config.field=value`` overrides a field), ``--workdir`` (default ``runs/<name>``) and
+``--distributed`` (call ``jax.distributed.initialize()`` first, for multi-host runs).
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def config_path(name: str) -> str:
+    """The path of the default config file of experiment ``name``."""
+    return str(CONFIG_DIR / f"{name}.py")
+
+
+def load_config(name: str, variant: str | None = None):
+    """Loads ``experiments/configs/<name>.py`` the way ``--config`` does (for notebooks/tests)."""
+    import importlib
+
+    module = importlib.import_module(f"experiments.configs.{name}")
+    return module.get_config(variant) if variant else module.get_config()
+
+
+def launch(run: Callable[[Any, str], Any], name: str) -> None:
+    """Defines the flags and runs ``run(FLAGS.config, FLAGS.workdir)`` under ``absl.app``."""
+    from absl import app, flags, logging
+    from ml_collections import config_flags
+
+    config_flag = config_flags.DEFINE_config_file(
+        "config", config_path(name), "Experiment config file (path[:variant]).", lock_config=True
+    )
+    workdir_flag = flags.DEFINE_string("workdir", f"runs/{name}", "Where the run writes.")
+    distributed_flag = flags.DEFINE_bool(
+        "distributed", False, "Call jax.distributed.initialize() (multi-host runs)."
+    )
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        import jax
+
+        if distributed_flag.value:
+            jax.distributed.initialize()
+        logging.info("%s on %s: %s", name, jax.default_backend(), jax.devices())
+        run(config_flag.value, workdir_flag.value)
+        return None
+
+    app.run(main)

@@ -1,0 +1,87 @@
+"""Speed of cnn-lens against the reference implementations, measured in the same run.
+
+    python -m experiments.benchmark                   # every suite
+    python -m experiments.benchmark --suite=scattering,decoding
+
+Each suite lives in ``experiments/bench_<name>.py`` and returns timing rows and speed ratios
+(see ``experiments/_timing.py``). The run prints a table and writes ``benchmark.json`` (and
+``summary.json``) to the workdir. References that are not installed (Kymatio, torch) are
+reported as unavailable rows, never as failures.
+"""
+
+import importlib
+import time
+
+from absl import app, flags, logging
+
+from experiments import _outputs
+
+SUITES = ("scattering", "volterra", "decoding", "analytic")
+
+
+def _available_suites() -> list[str]:
+    found = []
+    for name in SUITES:
+        if importlib.util.find_spec(f"experiments.bench_{name}") is not None:
+            found.append(name)
+    return found
+
+
+def format_table(results: dict) -> str:
+    """A plain-text table of every suite's rows and ratios."""
+    lines = [f"{'suite':<11} {'case':<34} {'impl':<26} {'median ms':>10} {'first ms':>10}"]
+    for suite, result in results.items():
+        if "error" in result:
+            lines.append(f"{suite:<11} FAILED: {result['error']}")
+            continue
+        for r in result["rows"]:
+            median = "n/a" if r["median_s"] is None else f"{1e3 * r['median_s']:.2f}"
+            first = "" if r.get("compile_s") is None else f"{1e3 * r['compile_s']:.1f}"
+            lines.append(f"{suite:<11} {r['case']:<34} {r['impl']:<26} {median:>10} {first:>10}")
+    lines.append("")
+    lines.append(f"{'suite':<11} {'ratio':<58} {'value':>8} {'goal':>7}  met")
+    for suite, result in results.items():
+        for name, r in result.get("ratios", {}).items():
+            lines.append(
+                f"{suite:<11} {name:<58} {r['value']:>8.2f} {r['goal']:>7.2f}  "
+                f"{'yes' if r['met'] else 'NO'}"
+            )
+    return "\n".join(lines)
+
+
+def run(suites: list[str] | None = None, workdir: str = "runs/benchmark", repeats: int = 5) -> dict:
+    """Runs the named suites (default: all) in this process and writes ``benchmark.json``."""
+    names = _available_suites() if not suites else list(suites)
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown suite(s) {unknown}; known: {SUITES}")
+    results = {}
+    for name in names:
+        logging.info("benchmark suite %s", name)
+        start = time.perf_counter()
+        module = importlib.import_module(f"experiments.bench_{name}")
+        results[name] = module.run(repeats=repeats)
+        results[name]["wall_seconds"] = time.perf_counter() - start
+    wd = _outputs.Workdir(workdir)
+    wd.write_json("benchmark.json", {"suites": results, "environment": _outputs.environment()})
+    wd.write_summary(
+        {f"{s}/{k}": v["value"] for s, r in results.items() for k, v in r.get("ratios", {}).items()}
+    )
+    return results
+
+
+_SUITE = flags.DEFINE_list("suite", [], f"Suites to run (default: all of {SUITES}).")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/benchmark", "Where benchmark.json goes.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    results = run(_SUITE.value, _WORKDIR.value, _REPEATS.value)
+    print(format_table(results))
+    return None
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,135 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from experiments import _app, models, train
+from experiments._outputs import Workdir
+from tests.experiments.idx_files import real_digits, write_mnist_idx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tiny_sets():
+    xtr, ytr, xte, yte = real_digits(64, 32)
+    prep = lambda x: (x[..., None].astype(np.float32) - 33.0) / 80.0
+    return (
+        train.Dataset(prep(xtr), ytr.astype(np.int32)),
+        train.Dataset(prep(xte), yte.astype(np.int32)),
+    )
+
+
+def _config(**overrides):
+    config = _app.load_config("train_lenet", "smoke")
+    with config.unlocked():
+        config.num_epochs = 1
+        config.learning_rate = 0.05
+        config.init_scale = 0.1
+        config.update(overrides)
+    return config
+
+
+def _train(workdir, config):
+    train_set, test_set = _tiny_sets()
+    model = models.LeNet(rngs=nnx.Rngs(0), init_scale=config.init_scale)
+    return train.train(jax.random.key(0), model, train_set, test_set, config, Workdir(workdir))
+
+
+def test_train_entry_point_on_idx_files(tmp_path):
+    """The README's data path end to end: IDX files -> --config.dataset=mnist -> workdir."""
+    data_dir = write_mnist_idx(tmp_path / "mnist", n_train=48, n_test=24)
+    workdir = tmp_path / "run"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments.train_lenet",
+        f"--config={_app.config_path('train_lenet')}:smoke",
+        "--config.dataset=mnist",
+        f"--config.data_dir={data_dir}",
+        f"--workdir={workdir}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["dataset"] == "mnist" and summary["num_train"] == 48
+    assert summary["num_test"] == 24 and 0.0 <= summary["test_accuracy"] <= 1.0
+    assert json.loads((workdir / "config.json").read_text())["data_dir"] == str(data_dir)
+    metrics = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "train_loss" in m] == [2, 4, 6]
+    assert "test_accuracy" in metrics[-1]
+    assert (workdir / "figures" / "loss_curve.png").is_file()
+    arrays = np.load(workdir / "arrays" / "lenet.npz")
+    assert arrays["conv1_kernel"].shape == (5, 5, 1, 20)
+    assert arrays["mean_image"].shape == (28, 28, 1)
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["3", "6"]
+    assert "step 6/6" in proc.stderr and "examples/s" in proc.stderr and "ETA" in proc.stderr
+
+
+def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypatch):
+    config = _config()
+    full = _train(tmp_path / "full", config)
+    assert full.resumed_from == 0
+
+    original = train.data_lib.batch_indices
+
+    def interrupt_at_step_4(key, step, *args):
+        if step == 4:
+            raise KeyboardInterrupt("simulated preemption")
+        return original(key, step, *args)
+
+    monkeypatch.setattr(train.data_lib, "batch_indices", interrupt_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "cut", config)
+    monkeypatch.setattr(train.data_lib, "batch_indices", original)
+    resumed = _train(tmp_path / "cut", config)
+    assert resumed.resumed_from == 3
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6),
+        nnx.to_pure_dict(full.params),
+        nnx.to_pure_dict(resumed.params),
+    )
+    steps = [m["step"] for m in Workdir(tmp_path / "cut").metrics() if "train_loss" in m]
+    assert steps == [2, 4, 6]  # the lines the interrupted run logged are not repeated
+    again = _train(tmp_path / "cut", config)
+    assert again.resumed_from == 6
+
+
+@pytest.mark.multidevice
+def test_sharded_step_equals_single_device_step():
+    assert jax.device_count() == 8
+    train_set, _ = _tiny_sets()
+    model = models.LeNet(rngs=nnx.Rngs(0), init_scale=0.1)
+    apply_fn, params = models.split_model(model)
+    optimizer = train.make_optimizer(_config())
+    step = train.make_train_step(apply_fn, optimizer)
+    images, labels = train_set.images[:32], train_set.labels[:32]
+    results = {}
+    for n in (1, 8):
+        mesh = train.data_mesh(jax.devices()[:n])
+        p = train.replicate(mesh, params)
+        o = train.replicate(mesh, optimizer.init(p))
+        x, y = train.shard_batch(mesh, images, labels)
+        assert x.sharding.spec == jax.P("data")
+        assert {s.data.shape for s in x.addressable_shards} == {(32 // n, 28, 28, 1)}
+        assert len(x.addressable_shards) == n
+        for _ in range(2):
+            p, o, metrics = step(p, o, x, y)
+        results[n] = (float(metrics["loss"]), nnx.to_pure_dict(p))
+    np.testing.assert_allclose(results[8][0], results[1][0], rtol=1e-5)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        results[8][1],
+        results[1][1],
+    )
+
+
+def test_shard_batch_rejects_uneven_batches():
+    with pytest.raises(ValueError, match="does not split over 8 devices"):
+        train.shard_batch(train.data_mesh(), np.zeros((12, 2)))
