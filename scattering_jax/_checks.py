@@ -1,0 +1,44 @@
+"""Argument validation shared by the public functions (host-side, before tracing)."""
+
+import math
+import numbers
+
+import jax.numpy as jnp
+import numpy as np
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """Returns ``value`` as an int, raising if it is not an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and math.isnan(float(value)):
+            raise ValueError(f"{name} must be an integer >= {minimum}, got NaN")
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_max_order(max_order) -> int:
+    """Returns ``max_order`` (1 or 2) or raises."""
+    order = check_int("max_order", max_order, 1)
+    if order > 2:
+        raise ValueError(f"max_order must be 1 or 2, got {order}")
+    return order
+
+
+def check_real_signal(name: str, x, min_rank: int):
+    """Returns ``x`` as a real floating JAX array of rank ``>= min_rank`` or raises."""
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"{name} must be real (the scattering of a real signal), got dtype {x.dtype}"
+        )
+    if x.ndim < min_rank:
+        raise ValueError(
+            f"{name} must have rank >= {min_rank} (leading batch dims allowed), "
+            f"got shape {tuple(x.shape)}"
+        )
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = jnp.asarray(x, dtype=jnp.result_type(float))
+    return jnp.asarray(x)
