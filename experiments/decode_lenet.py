@@ -4,9 +4,10 @@ supplementary self-consistency check (Rafegas & Vanrell, arXiv 1511.05084).
     python -m experiments.decode_lenet --workdir=runs/decode_lenet
     python -m experiments.decode_lenet --config=experiments/configs/decode_lenet.py:smoke
 
-The LeNet is trained with ``train_lenet``'s code (``config.train``), or resumed from the
-workdir's checkpoints, then its four conv layers (0-based indices 0, 2, 4, 6 of
-``models.lenet_layers``: the paper's L1, L3, L5, L7) are decoded with each unpooling method.
+The LeNet is trained with ``train_lenet``'s code (``config.lenet``), or resumed from the
+checkpoints of ``config.lenet_workdir`` (default: this workdir), then its four conv layers
+(0-based indices 0, 2, 4, 6 of ``models.lenet_layers``: the paper's L1, L3, L5, L7) are
+decoded with each unpooling method.
 
 What is compared (Table 1). For a test image ``I`` as the network sees it (pixels times
 ``pixel_scale`` minus the mean training image) and conv layer ``L``:
@@ -397,7 +398,9 @@ def run(config, workdir: str) -> dict:
     t_start = time.perf_counter()
     wd = Workdir(workdir)
     wd.write_config(config)
-    net = train_lenet.train_lenet(config.train, wd)
+    net = train_lenet.train_lenet(
+        config.lenet, Workdir(config.lenet_workdir) if config.lenet_workdir else wd
+    )
     timings = {"train": time.perf_counter() - t_start}
     layers = models.lenet_layers(jax.device_get(nnx.to_pure_dict(net.params)))
     methods = tuple(config.unpool_methods)

@@ -1,7 +1,8 @@
 """The decoding paper's LeNet experiment: Table 1, Figures 1 and 4, self-consistency.
 
-``config.train`` is the ``train_lenet`` config (MatConvNet's recipe; on ``mnist_5k`` 600 steps);
-the LeNet is trained, or resumed from the workdir's checkpoints, before decoding.
+``config.lenet`` is the ``train_lenet`` config (MatConvNet's recipe; on ``mnist_5k`` 600 steps);
+the LeNet is trained, or resumed from the checkpoints of ``lenet_workdir`` (default: this
+workdir), before decoding. ``--config.dataset`` and ``--config.data_dir`` select the data.
 
 Variants: ``:smoke`` (a few training steps and a few dozen test images, for tests).
 """
@@ -13,7 +14,10 @@ from experiments.configs import train_lenet
 
 def get_config(variant: str = ""):
     c = ml_collections.ConfigDict()
-    c.train = train_lenet.get_config(variant)
+    c.dataset = "mnist_5k"
+    c.data_dir = ""
+    c.lenet_workdir = ""
+    c.lenet = train_lenet.get_config(variant)
     c.unpool_methods = ("bicubic", "nearest", "bilinear")
     c.num_images = 0  # test images for Table 1 and Figure 1; 0 = the whole test split
     # The deconvnet baseline needs one backward projection per unit and image (500 per image
@@ -31,9 +35,11 @@ def get_config(variant: str = ""):
         c.deconvnet_images = 2
         c.batch_size = 20
         c.deconvnet_batch_size = 2
-        c.train.checkpoint_every = 6
+        c.lenet.checkpoint_every = 6
         c.figure4_layer5_units = 8
         c.max_failures_shown = 8
     elif variant:
         raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
+    c.lenet.dataset = c.get_ref("dataset")
+    c.lenet.data_dir = c.get_ref("data_dir")
     return c

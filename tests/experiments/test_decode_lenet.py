@@ -41,7 +41,7 @@ def test_run_writes_the_workdir_contract(smoke_run):
         assert (workdir / name).is_file() and (workdir / name).stat().st_size > 0, name
     on_disk = json.loads((workdir / "summary.json").read_text())
     assert on_disk["table1"] == json.loads(json.dumps(summary["table1"]))
-    assert json.loads((workdir / "config.json").read_text())["train"]["num_steps"] == 6
+    assert json.loads((workdir / "config.json").read_text())["lenet"]["num_steps"] == 6
     # the layer list's forward pass is the Flax model's own (independent implementations)
     assert summary["forward_vs_model_max_rel_err"] < 1e-5
 
@@ -86,7 +86,7 @@ def test_figure1_matrix_against_a_brute_force_sum(smoke_run):
     config, workdir, _ = smoke_run
     fig1 = np.load(workdir / "arrays" / "figure1.npz")
     decoded = np.load(workdir / "arrays" / "decoded_filters.npz")
-    _, test_set, _ = train_lenet.load_data(config.train)
+    _, test_set, _ = train_lenet.load_data(config.lenet)
     idx = fig1["test_index"]
     images = test_set.images[idx].astype(np.float64)
     labels = test_set.labels[idx]
