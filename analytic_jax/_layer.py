@@ -1,0 +1,118 @@
+"""AnalyticConv: a Flax NNX drop-in for ``nnx.Conv`` whose kernel is a mosaic of families."""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jaxtyping import Array, ArrayLike, Float
+
+from analytic_jax._mosaic import MosaicSpec, init_mosaic, mosaic_kernels, parse_mosaic
+
+
+def _pair(value, name):
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, int) for v in value):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return value
+
+
+class AnalyticConv(nnx.Module):
+    """2-D convolution (cross-correlation, NHWC/HWIO) with an analytic mosaic kernel.
+
+    The kernel is rebuilt by :func:`mosaic_kernels` from the AKP tables inside every traced
+    forward pass, so gradients reach every analytic kernel parameter. Each family's raw AKP table
+    is the ``nnx.Param`` attribute ``akp_<code>`` (e.g. ``akp_G`` of shape ``(30, 6)``).
+
+    .. math:: y = W(\\mathrm{akp}) \\star x + b
+
+    Args:
+      in_features: input channels ``I``.
+      out_features: output channels ``O``.
+      kernel_size: ``k`` or ``(k, k)`` (square kernels only).
+      strides: int or pair.
+      padding: ``"SAME"``, ``"VALID"``, an int, or pairs ``((lo, hi), (lo, hi))``.
+      use_bias: add a learnable bias (zeros at init).
+      mosaic: an arrangement string (``"(IxO)G30..."``, prefix optional), a
+        :class:`MosaicSpec`, or None for an all-plain kernel.
+      dtype: dtype of the AKPs and bias.
+      rngs: ``nnx.Rngs`` (its ``params`` stream initialises the AKPs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from flax import nnx
+      >>> conv = AnalyticConv(1, 4, 5, mosaic="G1Lg1Tf1P1", rngs=nnx.Rngs(0))
+      >>> conv(jnp.ones((2, 8, 8, 1))).shape
+      (2, 8, 8, 4)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] | None = 1,
+        *,
+        padding: str | int | Sequence[tuple[int, int]] = "SAME",
+        use_bias: bool = True,
+        mosaic: str | MosaicSpec | None = None,
+        dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        kh, kw = _pair(kernel_size, "kernel_size")
+        if kh != kw:
+            raise ValueError(f"kernel_size must be square, got {(kh, kw)}")
+        if mosaic is None:
+            mosaic = f"P{in_features * out_features}"
+        if isinstance(mosaic, str):
+            spec = parse_mosaic(
+                mosaic, kernel_size=kh, in_features=in_features, out_features=out_features
+            )
+        elif isinstance(mosaic, MosaicSpec):
+            spec = mosaic
+            want = (in_features, out_features, kh)
+            if (spec.in_features, spec.out_features, spec.kernel_size) != want:
+                raise ValueError(
+                    f"mosaic spec is for (in_features, out_features, kernel_size) = "
+                    f"{(spec.in_features, spec.out_features, spec.kernel_size)}, layer is {want}"
+                )
+        else:
+            raise TypeError(f"mosaic must be a str, MosaicSpec or None, got {type(mosaic)}")
+        self.spec = spec
+        self.in_features, self.out_features = in_features, out_features
+        self.strides = _pair(1 if strides is None else strides, "strides")
+        if isinstance(padding, int):
+            padding = ((padding, padding), (padding, padding))
+        self.padding = padding if isinstance(padding, str) else tuple(map(tuple, padding))
+        for code, table in init_mosaic(rngs.params(), spec, dtype=dtype).items():
+            setattr(self, f"akp_{code}", nnx.Param(table))
+        self.bias = nnx.Param(jnp.zeros((out_features,), dtype)) if use_bias else None
+
+    def akp_tables(self) -> dict[str, Array]:
+        """Current raw AKP tables ``{code: (n, p)}`` (the input of :func:`mosaic_kernels`)."""
+        return {c: getattr(self, f"akp_{c}")[...] for c in self.spec.family_order}
+
+    def kernel(self) -> Float[Array, "k k i o"]:
+        """The current ``(k, k, I, O)`` kernel."""
+        return mosaic_kernels(self.akp_tables(), self.spec)
+
+    def __call__(self, x: Float[ArrayLike, "*b h w i"]) -> Float[Array, "*b h2 w2 o"]:
+        x = jnp.asarray(x)
+        if x.ndim < 3 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have shape (..., H, W, {self.in_features}), got {x.shape}")
+        kernel = self.kernel()
+        batch = x.shape[:-3]
+        x4 = x.reshape((-1, *x.shape[-3:]))
+        dtype = jnp.result_type(x4.dtype, kernel.dtype)
+        y = jax.lax.conv_general_dilated(
+            x4.astype(dtype),
+            kernel.astype(dtype),
+            window_strides=self.strides,
+            padding=self.padding,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+        if self.bias is not None:
+            y = y + self.bias[...].astype(dtype).reshape(1, 1, 1, -1)
+        return y.reshape((*batch, *y.shape[1:]))

@@ -1,0 +1,126 @@
+"""Benchmark suite 'analytic': one AnaNN-LeNet training step against the plain LeNet step.
+
+Both models are MatConvNet's MNIST LeNet (conv 20@5x5, maxpool 2, conv 50@5x5, maxpool 2,
+conv 500@4x4, ReLU, conv 10@1x1; VALID padding, 28x28x1 inputs) trained by the same jitted
+step (softmax cross-entropy, SGD with momentum 0.9) on the same batch of 100. In AnaNN-LeNet the
+first three convolutions are :class:`analytic_jax.AnalyticConv` mosaics (``ARRANGEMENTS``),
+whose kernels are rebuilt from their AKPs inside every step; conv4 (1x1) stays plain. The
+arrangements give far fewer conv parameters (reported in ``notes``); the goal is a step at most
+1.3x the plain one, i.e. ``plain / analytic >= 1 / 1.3``.
+"""
+
+import json
+import statistics
+import time
+
+import jax
+import optax
+from flax import nnx
+
+from analytic_jax import AnalyticConv
+from experiments._timing import ratio, row, time_fn
+
+BATCH = 100
+ROUNDS = 3
+CASE = "lenet_train_step_b100"
+# conv layer -> (in, out, k, arrangement); None keeps nnx.Conv
+ARRANGEMENTS = {
+    "conv1": (1, 20, 5, "(1x20)G6Lg2Lt2Tf6Ts4"),
+    "conv2": (20, 50, 5, "(20x50)G200Lg100Lt100Tf300Ts300"),
+    "conv3": (50, 500, 4, "(50x500)Tf5000Ts5000Lg2500Lt2500P10000"),
+    "conv4": (500, 10, 1, None),
+}
+
+
+class BenchLeNet(nnx.Module):
+    """LeNet whose conv layers are ``AnalyticConv`` mosaics where ``analytic`` asks for it."""
+
+    def __init__(self, *, analytic: bool, rngs: nnx.Rngs):
+        for name, (cin, cout, k, arrangement) in ARRANGEMENTS.items():
+            if analytic and arrangement is not None:
+                conv = AnalyticConv(cin, cout, k, padding="VALID", mosaic=arrangement, rngs=rngs)
+            else:
+                conv = nnx.Conv(cin, cout, (k, k), padding="VALID", rngs=rngs)
+            setattr(self, name, conv)
+
+    def __call__(self, x):
+        pool = lambda v: nnx.max_pool(v, window_shape=(2, 2), strides=(2, 2))
+        x = pool(self.conv1(x))
+        x = pool(self.conv2(x))
+        x = self.conv4(jax.nn.relu(self.conv3(x)))
+        return x.reshape(x.shape[0], -1)
+
+
+def conv_param_count(model: BenchLeNet, *, with_bias: bool = False) -> int:
+    """Trainable scalars of the four conv layers (kernels/AKPs, biases optional)."""
+    total = 0
+    for path, leaf in jax.tree.leaves_with_path(nnx.state(model, nnx.Param)):
+        if with_bias or "bias" not in jax.tree_util.keystr(path):
+            total += leaf.size
+    return total
+
+
+def make_step(model: nnx.Module, tx: optax.GradientTransformation):
+    """A jitted SGD step ``(params, opt_state, x, y) -> (params, opt_state, loss)``."""
+    graphdef, params = nnx.split(model, nnx.Param)
+
+    def loss_fn(p, x, y):
+        logits = nnx.merge(graphdef, p)(x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    @jax.jit
+    def step(p, opt_state, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, y)
+        updates, opt_state = tx.update(grads, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, loss
+
+    return step, params
+
+
+def run(*, repeats: int = 5) -> dict:
+    """Times both training steps in this process; see the module docstring."""
+    kx, ky = jax.random.split(jax.random.key(0))
+    x = jax.random.uniform(kx, (BATCH, 28, 28, 1))
+    y = jax.random.randint(ky, (BATCH,), 0, 10)
+    tx = optax.sgd(1e-3, momentum=0.9)
+    steps, counts, compile_s, medians = {}, {}, {}, {}
+    for impl, analytic in (("plain_lenet", False), ("anann_lenet", True)):
+        model = BenchLeNet(analytic=analytic, rngs=nnx.Rngs(0))
+        counts[impl] = conv_param_count(model)
+        step, params = make_step(model, tx)
+        steps[impl] = (step, params, tx.init(params))
+        _, compile_s[impl] = time_fn(step, *steps[impl][1:], x, y, repeats=1, warmup=1)
+    # alternate the two in rounds so that a load change on the machine hits both alike
+    rounds = {impl: [] for impl in steps}
+    cpu = {impl: [] for impl in steps}  # process CPU time: less sensitive to a shared machine
+    for _ in range(ROUNDS):
+        for impl, (step, params, opt_state) in steps.items():
+            start = time.process_time()
+            rounds[impl].append(time_fn(step, params, opt_state, x, y, repeats=repeats)[0])
+            cpu[impl].append((time.process_time() - start) / (repeats + 1))
+    rows = []
+    for impl in steps:
+        medians[impl] = statistics.median(rounds[impl])
+        rows.append(row(CASE, impl, medians[impl], compile_s[impl]))
+    reduction = 1.0 - counts["anann_lenet"] / counts["plain_lenet"]
+    return {
+        "rows": rows,
+        "ratios": {
+            "plain_step / anann_step (AnaNN-LeNet step <= 1.3x plain)": ratio(
+                medians["plain_lenet"] / medians["anann_lenet"], 1 / 1.3
+            )
+        },
+        "notes": {
+            "device": str(jax.devices()[0].device_kind),
+            "arrangements": {n: a[3] for n, a in ARRANGEMENTS.items()},
+            "conv_kernel_params": counts,
+            "conv_param_reduction": reduction,
+            "cpu_s_per_step": {impl: statistics.median(v) for impl, v in cpu.items()},
+            "cpu_time_ratio_plain_over_anann": statistics.median(cpu["plain_lenet"])
+            / statistics.median(cpu["anann_lenet"]),
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))
