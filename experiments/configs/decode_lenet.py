@@ -13,11 +13,7 @@ from experiments.configs import train_lenet
 
 
 def get_config(variant: str = ""):
-    c = ml_collections.ConfigDict()
-    c.dataset = "mnist_5k"
-    c.data_dir = ""
-    c.lenet_workdir = ""
-    c.lenet = train_lenet.get_config(variant)
+    c = train_lenet.add_lenet(ml_collections.ConfigDict(), variant)
     c.unpool_methods = ("bicubic", "nearest", "bilinear")
     c.num_images = 0  # test images for Table 1 and Figure 1; 0 = the whole test split
     # The deconvnet baseline needs one backward projection per unit and image (500 per image
@@ -40,6 +36,4 @@ def get_config(variant: str = ""):
         c.max_failures_shown = 8
     elif variant:
         raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
-    c.lenet.dataset = c.get_ref("dataset")
-    c.lenet.data_dir = c.get_ref("data_dir")
     return c

@@ -9,9 +9,7 @@ from experiments.configs import train_lenet
 
 
 def get_config(variant: str = ""):
-    c = ml_collections.ConfigDict()
-    c.dataset = "mnist_5k"
-    c.data_dir = ""
+    c = train_lenet.add_lenet(ml_collections.ConfigDict(), variant)
     c.J = 3
     c.L = 8
     c.max_order = 2
@@ -22,10 +20,6 @@ def get_config(variant: str = ""):
     c.max_test = 0
     # The LeNet trained on the same split, for comparison (its own workdir under lenet/).
     c.compare_lenet = True
-    # The LeNet is trained (or resumed) in lenet_workdir, default <workdir>/lenet: point several
-    # experiments at one folder to share one trained network.
-    c.lenet_workdir = ""
-    c.lenet = train_lenet.get_config("smoke" if variant == "smoke" else "")
     if variant == "smoke":
         c.J = 2
         c.L = 4
@@ -35,6 +29,4 @@ def get_config(variant: str = ""):
         c.feature_batch = 64
     elif variant:
         raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
-    c.lenet.dataset = c.get_ref("dataset")
-    c.lenet.data_dir = c.get_ref("data_dir")
     return c

@@ -9,9 +9,7 @@ from experiments.configs import train_lenet
 
 
 def get_config(variant: str = ""):
-    c = ml_collections.ConfigDict()
-    c.dataset = "mnist_5k"
-    c.data_dir = ""
+    c = train_lenet.add_lenet(ml_collections.ConfigDict(), variant)
     c.num_images = 200
     c.seed = 0
     c.J = 3
@@ -20,10 +18,6 @@ def get_config(variant: str = ""):
     # Deformation sizes ||grad tau||_inf, and translations in pixels.
     c.deformation_sizes = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
     c.translations = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
-    # The LeNet is trained (or resumed) in lenet_workdir, default <workdir>/lenet: point several
-    # experiments at one folder to share one trained network.
-    c.lenet_workdir = ""
-    c.lenet = train_lenet.get_config("smoke" if variant == "smoke" else "")
     if variant == "smoke":
         c.num_images = 16
         c.J = 2
@@ -32,6 +26,4 @@ def get_config(variant: str = ""):
         c.translations = (0.0, 1.0, 2.0)
     elif variant:
         raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
-    c.lenet.dataset = c.get_ref("dataset")
-    c.lenet.data_dir = c.get_ref("data_dir")
     return c

@@ -39,3 +39,21 @@ def get_config(variant: str = ""):
     elif variant:
         raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
     return c
+
+
+def add_lenet(c: ml_collections.ConfigDict, variant: str = "") -> ml_collections.ConfigDict:
+    """Gives an experiment config the fields of the LeNet it studies.
+
+    ``c.dataset`` and ``c.data_dir`` (shared with the LeNet through references, so
+    ``--config.dataset=mnist`` reaches both), ``c.lenet`` (this recipe, ``:smoke`` when the
+    experiment's variant is) and ``c.lenet_workdir``: where the LeNet is trained or resumed,
+    default the experiment's own workdir (or a sub-folder of it); point several experiments at
+    one folder to share one trained network.
+    """
+    c.dataset = "mnist_5k"
+    c.data_dir = ""
+    c.lenet_workdir = ""
+    c.lenet = get_config("smoke" if variant == "smoke" else "")
+    c.lenet.dataset = c.get_ref("dataset")
+    c.lenet.data_dir = c.get_ref("data_dir")
+    return c
