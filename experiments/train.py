@@ -236,7 +236,11 @@ def train(
     if not (history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]):
         workdir.log_metrics(num_steps, **{f"test_{k}": v for k, v in test.items()})
     logging.info("test loss %.4f  accuracy %.4f", test["loss"], test["accuracy"])
-    speed = (num_steps - start) / elapsed if num_steps > start else float("nan")
+    if num_steps > start:
+        speed = (num_steps - start) / elapsed
+    else:  # nothing left to train: report the speed the run that trained it logged
+        rates = [m["examples_per_second"] for m in history if "examples_per_second" in m]
+        speed = rates[-1] / config.batch_size if rates else float("nan")
     # Hand back host arrays: the mesh is a detail of training, and callers mix the parameters
     # with arrays on the default device (or on a mesh of their own).
     return TrainResult(apply_fn, jax.device_get(params), workdir.metrics(), test, speed, start)

@@ -99,6 +99,7 @@ def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypat
     assert steps == [2, 4, 6]  # the lines the interrupted run logged are not repeated
     again = _train(tmp_path / "cut", config)
     assert again.resumed_from == 6
+    assert again.steps_per_second > 0  # taken from the log of the run that trained it
 
 
 @pytest.mark.multidevice
