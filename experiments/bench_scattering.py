@@ -5,7 +5,6 @@ they are imported lazily here, and a frontend that is missing becomes a row with
 Contract: see ``experiments/_timing.py``.
 """
 
-import math
 import time
 
 import jax
@@ -30,7 +29,9 @@ def _images(batch: int, size: int) -> np.ndarray:
 
 
 def _unavailable(case: str, impl: str, note: str) -> dict:
-    out = row(case, impl, math.nan)
+    """A row for a frontend that could not run: no timing, and the reason."""
+    out = row(case, impl, 0.0)
+    out["median_s"] = None
     out["note"] = note
     return out
 
@@ -105,7 +106,7 @@ def run(*, repeats: int = 5) -> dict:
         rows.append(row(case, "scattering_jax", median, first))
         kym = _kymatio_rows(case, x, J, repeats)
         rows.extend(kym)
-        times = [r["median_s"] for r in kym if math.isfinite(r["median_s"])]
+        times = [r["median_s"] for r in kym if r["median_s"] is not None]
         if times:
             ratios[f"speedup vs fastest kymatio, {case}"] = ratio(min(times) / median, SPEED_GOAL)
 
@@ -127,9 +128,10 @@ def run(*, repeats: int = 5) -> dict:
 if __name__ == "__main__":
     result = run()
     for r in result["rows"]:
+        median = "n/a" if r["median_s"] is None else f"{r['median_s']:.4f} s"
         print(
-            f"{r['case']:45s} {r['impl']:18s} {r['median_s']:9.4f} s  "
-            f"first {r['compile_s']}  {r.get('note', '')}"
+            f"{r['case']:45s} {r['impl']:18s} {median:>10}  first {r['compile_s']}",
+            r.get("note", ""),
         )
     for name, r in result["ratios"].items():
         print(f"{name:70s} {r['value']:7.2f} (goal {r['goal']}) met={r['met']}")

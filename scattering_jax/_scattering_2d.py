@@ -112,13 +112,19 @@ def _chunking(batch: int, L: int, P: int, Q: int, itemsize: int) -> tuple[int, i
 
 
 def _scattering2d_chunk(
-    x: jax.Array, filters: FilterBank2D, J: int, max_order: int, theta_batch: int
+    x: jax.Array,
+    filters: FilterBank2D,
+    psi_by_theta: jax.Array,
+    J: int,
+    max_order: int,
 ) -> jax.Array:
-    """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J)."""
-    dtype = x.dtype
-    psi = [f.astype(dtype) for f in filters.psi]
-    rows = [f.astype(dtype) for f in filters.lowpass_rows]
-    cols = [f.astype(dtype) for f in filters.lowpass_cols]
+    """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J).
+
+    ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` with
+    the angles first, grouped by ``theta_batch``: (L // theta_batch, theta_batch, J, P, Q),
+    prepared once outside the loop over chunks (inside it, XLA would copy it every step).
+    """
+    psi, rows, cols = filters.psi, filters.lowpass_rows, filters.lowpass_cols
     (M, N), (P, Q) = filters.shape, filters.padded_shape
     L = filters.L
     pad = ((0, 0), ((P - M) // 2, (P - M + 1) // 2), ((Q - N) // 2, (Q - N + 1) // 2))
@@ -145,11 +151,12 @@ def _scattering2d_chunk(
         s2 = jnp.concatenate(order2, axis=1) if order2 else None  # (c, (j1, j2, theta2), m, n)
         return s1, s2
 
-    psi_by_theta = jnp.swapaxes(psi[0], 0, 1)  # (L, J, P, Q)
-    if theta_batch == L:
-        s1, s2 = jax.vmap(one_theta1)(psi_by_theta)
+    if psi_by_theta.shape[0] == 1:
+        s1, s2 = jax.vmap(one_theta1)(psi_by_theta[0])
     else:
-        s1, s2 = jax.lax.map(one_theta1, psi_by_theta, batch_size=theta_batch)
+        # angle groups in a loop, the angles of a group vectorised
+        s1, s2 = jax.lax.map(jax.vmap(one_theta1), psi_by_theta)
+        s1, s2 = jax.tree.map(lambda a: a.reshape(L, *a.shape[2:]), (s1, s2))
     c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
     # Kymatio's order: 1 + j1 L + theta1, then (j1, theta1, j2, theta2)
     blocks = [order0, jnp.moveaxis(s1, 0, 2).reshape(c, J * L, m, n)]
@@ -194,8 +201,15 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
         else:
             per_shard = batch // shards
             images = shards * _largest_divisor_at_most(per_shard, max(1, images // shards))
+    filters = jax.tree.map(lambda f: f.astype(x.dtype), filters)
     run = functools.partial(
-        _scattering2d_chunk, filters=filters, J=J, max_order=max_order, theta_batch=theta_batch
+        _scattering2d_chunk,
+        filters=filters,
+        psi_by_theta=jnp.swapaxes(filters.psi[0], 0, 1).reshape(
+            filters.L // theta_batch, theta_batch, J, P, Q
+        ),
+        J=J,
+        max_order=max_order,
     )
     steps = batch // images
     if steps == 1:
@@ -218,9 +232,11 @@ def scattering2d(
 
     for ``j2 > j1``, computed on the reflect-padded image with Fourier-domain filters
     (:func:`filter_bank_2d`), subsampling each modulus by ``2**j`` and cropping the border at
-    the final resolution. Vectorised over orientations and over all second-order paths of a
-    scale pair; one XLA program per (shape, dtype, J, L, max_order). Differentiable (the
-    modulus has derivative 0 at 0).
+    the final resolution. Only real FFTs; the low-pass is applied in space as two small
+    matrix products; vectorised over orientations and over all second-order paths of a scale
+    pair, and looped over cache-sized chunks of the batch. One XLA program per (shape, dtype,
+    J, L, max_order). Differentiable (the modulus has derivative 0 at 0). A batch sharded over
+    devices gives the same numbers as on one device.
 
     Args:
       x: real images, shape ``(..., M, N)`` with ``(M, N) == filters.shape``.
