@@ -1,5 +1,7 @@
 """Adversarial perturbations built only from proxy kernels."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
@@ -67,6 +69,14 @@ def proxy_attack(
     if target is not None:
         target = jnp.broadcast_to(jnp.asarray(target), shape[:1])
 
+    clip = None if clip is None else (float(clip[0]), float(clip[1]))
+    return _attack(kernels, x, label, target, eps, norm=norm, steps=steps, stride=stride, clip=clip)
+
+
+@functools.partial(jax.jit, static_argnames=("norm", "steps", "stride", "clip"))
+def _attack(kernels, x, label, target, eps, *, norm, steps, stride, clip):
+    # Kernels are arguments, not closed-over constants: XLA would otherwise constant-fold the
+    # convolutions with them at compile time, and every call would compile anew.
     def objective(z):
         scores = jnp.mean(series(z, kernels, stride=stride), axis=(1, 2))  # (N, O)
         j = -jnp.take_along_axis(scores, label[:, None], axis=1)
@@ -74,7 +84,7 @@ def proxy_attack(
             j = j + jnp.take_along_axis(scores, target[:, None], axis=1)
         return jnp.sum(j)
 
-    def project(delta, eps):
+    def project(delta):
         if norm == "linf":
             return jnp.clip(delta, -eps, eps)
         n = jnp.sqrt(jnp.sum(delta * delta, axis=(1, 2, 3), keepdims=True))
@@ -86,19 +96,15 @@ def proxy_attack(
         n = jnp.sqrt(jnp.sum(g * g, axis=(1, 2, 3), keepdims=True))
         return g / jnp.maximum(n, jnp.finfo(g.dtype).tiny)
 
-    @jax.jit
-    def attack(x, eps):
-        size = eps if steps == 1 else 2.5 * eps / steps
-        delta = jnp.zeros_like(x)
-        for _ in range(steps):
-            g = jax.grad(objective)(x + delta)
-            delta = project(delta + size * direction(g), eps)
-        out = x + delta
-        if clip is not None:
-            out = jnp.clip(out, clip[0], clip[1])
-        return out
-
-    return attack(x, eps)
+    size = eps if steps == 1 else 2.5 * eps / steps
+    delta = jnp.zeros_like(x)
+    for _ in range(steps):
+        g = jax.grad(objective)(x + delta)
+        delta = project(delta + size * direction(g))
+    out = x + delta
+    if clip is not None:
+        out = jnp.clip(out, clip[0], clip[1])
+    return out
 
 
 __all__ = ["proxy_attack"]
