@@ -87,11 +87,13 @@ def volterra_lens(
             np.mean(approx.argmax(1) == logits.argmax(1))
         )
 
-    # Black box: the hacking network sees only (input, output) pairs of the smooth net, on
-    # inputs in units of the pixel range (z = x / pixel_scale), so Adam's step fits the scale.
+    # Black box: the hacking network sees only (input, output) pairs of the smooth net. Its
+    # inputs are Gaussian perturbations of the mean image with norm hack_input_norm in units of
+    # the pixel range (z = x / pixel_scale), small enough that the series at 0 dominates.
     def black_box(z):
         return apply(layers, z * pixel_scale)
 
+    base = vj.unit_norm_sampler(rf.shape, config.hack_batch)
     hacked = vj.hack(
         key,
         black_box,
@@ -101,7 +103,7 @@ def volterra_lens(
         rank=config.hack_rank,
         steps=config.hack_steps,
         learning_rate=config.hack_learning_rate,
-        batch_size=config.hack_batch,
+        sampler=lambda k: config.hack_input_norm * base(k),
     )
     hk = hacked.kernels
     hacked_x = vj.VolterraKernels(hk.h0, hk.h1 / pixel_scale, hk.h2 / pixel_scale**2)
