@@ -198,10 +198,12 @@ def _report_html(s: dict, config) -> str:
         ),
         R(
             "Cross-lens view",
-            "For each output unit, its decoded filter against its order-1 "
-            "proxy kernel (cosine after removing the mean): how much of the unit the linear "
-            "substitution of decoding captures, on the ReLU net (local kernel at the mean image) "
-            "and on the tanh twin; both build on the same first layer, of which the analytic fit "
+            "For each output unit, its decoded filter against its order-1 Volterra proxy "
+            "kernel (cosine after removing the mean): on the ReLU net the local kernel at the "
+            "mean image carries the max-pool switches and ReLU gates that decoding replaces by "
+            "unpooling, so the two agree only partly; on the tanh/average-pool twin, near its "
+            "linear regime at the mean image, decoding with average-pool weighting is the "
+            "order-1 kernel. Both build on the same first layer, of which the analytic fit "
             f"explains {ana['analytic_fraction']:.0%} of the kernels.",
             {k: v for k, v in cross.items()},
             ["figures/cross_lens.png"],
