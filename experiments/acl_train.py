@@ -23,20 +23,16 @@ same length). Writes ``results.md``, ``ablation.md``, ``summary.json``,
 framed by family colour), ``figures/training_curves.png`` and ``arrays/anann_lenet.npz``.
 """
 
-import functools
 import re
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
-from absl import logging
 from flax import nnx
 
 from analytic_jax import get_family, kernel_slices
 from experiments import _app, acl_models, train, train_lenet
-from experiments import data as data_lib
 from experiments._outputs import Workdir, figure
 from experiments.acl_fit import plot_mosaic
 
@@ -77,54 +73,23 @@ def optimizer_trees(params, *, akp_lr_scale: float, frozen: tuple[str, ...] = ()
     return jax.tree.map_with_path(lr, params), jax.tree.map_with_path(decay, params)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef",))
-def _sgd_step(graphdef, params, momentum, images, labels, lr_tree, decay_tree, hyper):
-    """SGD with momentum and L2 decay as ``optax.chain(add_decayed_weights, sgd)``, with a
-    per-scalar learning-rate factor and decay mask; ``hyper = (lr, momentum, decay)``."""
-    lr, mom, wd = hyper[0], hyper[1], hyper[2]
+def analytic_optimizer(config, lr_tree, decay_tree) -> optax.GradientTransformation:
+    """``train.make_optimizer``'s SGD (L2 decay, momentum) with a per-scalar learning-rate
+    factor and weight-decay mask (:func:`optimizer_trees`):
+    ``m <- momentum m + g + wd d p``, ``p <- p - lr s m``."""
 
-    def loss_fn(p):
-        logits = nnx.merge(graphdef, p)(images)
-        return train.cross_entropy(logits, labels), logits
+    def decay(updates, state, params):
+        wd = config.weight_decay
+        return jax.tree.map(lambda g, p, d: g + wd * d * p, updates, params, decay_tree), state
 
-    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    grads = jax.tree.map(lambda g, p, d: g + wd * d * p, grads, params, decay_tree)
-    momentum = jax.tree.map(lambda m, g: mom * m + g, momentum, grads)
-    params = jax.tree.map(lambda p, m, s: p - lr * s * m, params, momentum, lr_tree)
-    accuracy = jnp.mean(jnp.argmax(logits, -1) == labels)
-    return params, momentum, {"loss": loss, "accuracy": accuracy}
+    def scale(updates, state, params=None):
+        lr = config.learning_rate
+        return jax.tree.map(lambda m, s: -lr * s * m, updates, lr_tree), state
 
+    def stateless(update):
+        return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
-@functools.partial(jax.jit, static_argnames=("graphdef",))
-def _eval_sums(graphdef, params, images, labels, mask):
-    logits = nnx.merge(graphdef, params)(images)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    correct = jnp.argmax(logits, -1) == labels
-    return jnp.sum(loss * mask), jnp.sum(correct * mask)
-
-
-def evaluate(graphdef, params, dataset: train.Dataset, *, batch_size: int, mesh) -> dict:
-    """Test loss and accuracy of ``nnx.merge(graphdef, params)``; one compile per structure."""
-    n = len(dataset.labels)
-    batch_size = -(-batch_size // mesh.size) * mesh.size
-    total_loss, total_correct = 0.0, 0.0
-    for start in range(0, n, batch_size):
-        images = dataset.images[start : start + batch_size]
-        labels = dataset.labels[start : start + batch_size]
-        mask = np.ones(len(labels), np.float32)
-        pad = batch_size - len(labels)
-        if pad:
-            images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
-            labels = np.concatenate([labels, np.zeros(pad, labels.dtype)])
-            mask = np.concatenate([mask, np.zeros(pad, np.float32)])
-        loss, correct = _eval_sums(graphdef, params, *train.shard_batch(mesh, images, labels, mask))
-        total_loss += float(loss)
-        total_correct += float(correct)
-    return {"loss": total_loss / n, "accuracy": total_correct / n}
-
-
-def _abstract(tree):
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), tree)
+    return optax.chain(stateless(decay), optax.trace(decay=config.momentum), stateless(scale))
 
 
 def train_analytic(
@@ -139,80 +104,30 @@ def train_analytic(
     frozen: tuple[str, ...] = (),
     num_steps: int,
 ) -> dict:
-    """Trains (or resumes) a model with AnalyticConv layers; see the module docstring.
-
-    The loop is :func:`train.train`'s (same batch order ``data.batch_indices(key, step)``, same
-    logging and orbax checkpoints in ``workdir/checkpoints``) with :func:`_sgd_step` as the
-    update. Returns ``{"graphdef", "params" (host), "test", "steps_per_second",
-    "resumed_from"}``.
-    """
-    mesh = train.data_mesh()
-    n = len(train_set.labels)
-    steps_per_epoch = max(n // config.batch_size, 1)
+    """Trains (or resumes) a model with AnalyticConv layers: :func:`train.train` (same batch
+    order, logging and checkpoints) with :func:`analytic_optimizer`. Returns ``{"graphdef",
+    "apply_fn", "params" (host), "test", "steps_per_second", "resumed_from"}``."""
     graphdef, params = nnx.split(model)
     lr_tree, decay_tree = optimizer_trees(params, akp_lr_scale=akp_lr_scale, frozen=frozen)
-    params = train.replicate(mesh, params)
-    momentum = train.replicate(mesh, jax.tree.map(jnp.zeros_like, params))
-    lr_tree, decay_tree = train.replicate(mesh, (lr_tree, decay_tree))
-    hyper = jnp.asarray([config.learning_rate, config.momentum, config.weight_decay], jnp.float32)
-    start = 0
-    with train._quiet_orbax():
-        ckpt = workdir.checkpointer()
-        if ckpt.latest is not None:
-            start = ckpt.latest.step
-            state = ckpt.load(ckpt.latest, _abstract({"params": params, "opt_state": momentum}))
-            params, momentum = state["params"], state["opt_state"]
-    if start:
-        workdir.truncate_metrics(start)
-        logging.info("resumed %s from step %d of %d", workdir.path, start, num_steps)
-    window: list[dict] = []
-    t0 = time.perf_counter()
-    try:
-        for step in range(start, num_steps):
-            idx = data_lib.batch_indices(key, step, n, config.batch_size)
-            images, labels = train.shard_batch(mesh, train_set.images[idx], train_set.labels[idx])
-            params, momentum, metrics = _sgd_step(
-                graphdef, params, momentum, images, labels, lr_tree, decay_tree, hyper
-            )
-            window.append(metrics)
-            done = step + 1
-            if done % config.log_every == 0 or done == num_steps:
-                means = {k: float(np.mean([float(m[k]) for m in window])) for k in window[0]}
-                window = []
-                rate = (done - start) / (time.perf_counter() - t0)
-                workdir.log_metrics(
-                    done,
-                    epoch=done / steps_per_epoch,
-                    examples_per_second=rate * config.batch_size,
-                    **{f"train_{k}": v for k, v in means.items()},
-                )
-                logging.info(
-                    "%s step %d/%d  loss %.4f  accuracy %.4f  ETA %.0f s",
-                    workdir.path.name,
-                    done,
-                    num_steps,
-                    means["loss"],
-                    means["accuracy"],
-                    (num_steps - done) / rate,
-                )
-            if done % config.checkpoint_every == 0 or done == num_steps:
-                with train._quiet_orbax():
-                    ckpt.save(done, {"params": params, "opt_state": momentum}, force=True)
-        elapsed = time.perf_counter() - t0
-    finally:
-        with train._quiet_orbax():
-            ckpt.close()
-    test = evaluate(graphdef, params, test_set, batch_size=config.eval_batch_size, mesh=mesh)
-    history = workdir.metrics()
-    if not (history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]):
-        workdir.log_metrics(num_steps, **{f"test_{k}": v for k, v in test.items()})
-    logging.info("%s test accuracy %.4f", workdir.path.name, test["accuracy"])
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+        config.num_steps = int(num_steps)
+    result = train.train(
+        key,
+        model,
+        train_set,
+        test_set,
+        config,
+        workdir,
+        optimizer=analytic_optimizer(config, lr_tree, decay_tree),
+    )
     return {
         "graphdef": graphdef,
-        "params": jax.device_get(params),
-        "test": test,
-        "steps_per_second": (num_steps - start) / elapsed if num_steps > start else float("nan"),
-        "resumed_from": start,
+        "apply_fn": result.apply_fn,
+        "params": result.params,
+        "test": result.test,
+        "steps_per_second": result.steps_per_second,
+        "resumed_from": result.resumed_from,
     }
 
 
@@ -326,7 +241,7 @@ def run(config, workdir: str) -> dict:
         "anann_lenet", res["test"], counts, counts_bias, time.perf_counter() - start, n_steps,
         res["steps_per_second"], sched.batch_size,
     )  # fmt: skip
-    lenet_graphdef, lenet_params = res["graphdef"], res["params"]
+    lenet_apply, lenet_params = res["apply_fn"], res["params"]
 
     four_convs = tuple(tuple(c) for c in config.four.convs)
     four_arr = config.four.arrangements.to_dict()
@@ -374,8 +289,8 @@ def run(config, workdir: str) -> dict:
         )  # fmt: skip
         frozen_base = r["test"]["accuracy"]
     for code in families:
-        removed = evaluate(
-            lenet_graphdef, _removed(lenet_params, code), test_set,
+        removed = train.evaluate(
+            lenet_apply, _removed(lenet_params, code), test_set,
             batch_size=sched.eval_batch_size, mesh=mesh,
         )  # fmt: skip
         n_slices = sum(s.counts.get(code, 0) for s in specs.values())

@@ -145,6 +145,7 @@ def train(
     *,
     checkpoint_dir: str = "checkpoints",
     mesh: jax.sharding.Mesh | None = None,
+    optimizer: optax.GradientTransformation | None = None,
 ) -> TrainResult:
     """Trains ``model`` with the optax SGD recipe, resuming from the newest checkpoint.
 
@@ -157,6 +158,7 @@ def train(
       workdir: where metrics and checkpoints go.
       checkpoint_dir: sub-folder of the workdir for this model's checkpoints.
       mesh: the data mesh (default: all devices).
+      optimizer: the update rule (default: :func:`make_optimizer` of the config).
 
     Returns:
       A :class:`TrainResult` with the pure ``apply_fn``, the trained params (numpy), the logged
@@ -174,7 +176,7 @@ def train(
     def apply_fn(params, x):
         return nnx.merge(graphdef, params)(x)
 
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config) if optimizer is None else optimizer
     params = replicate(mesh, params)
     opt_state = replicate(mesh, optimizer.init(params))
     step_fn = make_train_step(apply_fn, optimizer)

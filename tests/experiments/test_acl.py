@@ -103,23 +103,24 @@ def test_match_plain_init_sets_slice_norms():
     assert 0.01 < norms[5] < 0.15  # plain: 0.01 * randn
 
 
-def test_sgd_step_matches_optax_and_freezes():
+def test_analytic_optimizer_matches_optax_and_freezes():
     model = acl_models.FourLayerNet(
         1, convs=((2, 3), (2, 3), (2, 3), (10, 3)),
         arrangements={"conv1": "(1x2)G1Lg1", "conv2": "(2x2)Tf2P2"}, rngs=nnx.Rngs(0),
     )  # fmt: skip
     graphdef, params = nnx.split(model)
+    apply = lambda p, v: nnx.merge(graphdef, p)(v)
     x = jax.random.normal(jax.random.key(0), (4, 8, 8, 1))
     y = jnp.arange(4)
-    hyper = jnp.array([0.1, 0.9, 5e-3])
     ones = jax.tree.map(jnp.ones_like, params)
-    mom = jax.tree.map(jnp.zeros_like, params)
     cfg = type("C", (), {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 5e-3})()
     tx = train.make_optimizer(cfg)
-    ref_step = train.make_train_step(lambda p, v: nnx.merge(graphdef, p)(v), tx)
-    p1, m1, p2, s2 = params, mom, params, tx.init(params)
+    ref_step = train.make_train_step(apply, tx)
+    ana = acl_train.analytic_optimizer(cfg, ones, ones)
+    ana_step = train.make_train_step(apply, ana)
+    p1, s1, p2, s2 = params, ana.init(params), params, tx.init(params)
     for _ in range(2):
-        p1, m1, _ = acl_train._sgd_step(graphdef, p1, m1, x, y, ones, ones, hyper)
+        p1, s1, _ = ana_step(p1, s1, x, y)
         p2, s2, _ = ref_step(p2, s2, x, y)
     for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(p2), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -129,9 +130,11 @@ def test_sgd_step_matches_optax_and_freezes():
     np.testing.assert_array_equal(lr["conv1"]["akp_Lg"][...], [[1.0, 7.0]])
     np.testing.assert_array_equal(decay["conv1"]["akp_Lg"][...], [[1.0, 0.0]])
     assert np.all(lr["conv2"]["akp_P"][...] == 1) and np.all(decay["conv2"]["akp_P"][...] == 1)
-    p3, m3 = params, mom
+    frozen = acl_train.analytic_optimizer(cfg, lr, decay)
+    frozen_step = train.make_train_step(apply, frozen)
+    p3, s3 = params, frozen.init(params)
     for _ in range(2):
-        p3, m3, _ = acl_train._sgd_step(graphdef, p3, m3, x, y, lr, decay, hyper)
+        p3, s3, _ = frozen_step(p3, s3, x, y)
     np.testing.assert_array_equal(p3["conv1"]["akp_G"][...], params["conv1"]["akp_G"][...])
     for name, code in (("conv1", "Lg"), ("conv2", "Tf"), ("conv2", "P")):
         changed = p3[name][f"akp_{code}"][...] != params[name][f"akp_{code}"][...]
