@@ -3,7 +3,8 @@
 Both models are MatConvNet's MNIST LeNet (conv 20@5x5, maxpool 2, conv 50@5x5, maxpool 2,
 conv 500@4x4, ReLU, conv 10@1x1; VALID padding, 28x28x1 inputs) trained by the same jitted
 step (softmax cross-entropy, SGD with momentum 0.9) on the same batch of 100. In AnaNN-LeNet the
-first three convolutions are :class:`analytic_jax.AnalyticConv` mosaics (``ARRANGEMENTS``),
+first three convolutions are :class:`analytic_jax.AnalyticConv` mosaics
+(``acl_models.LENET_ARRANGEMENTS``, the models of ``acl_train``),
 whose kernels are rebuilt from their AKPs inside every step; conv4 (1x1) stays plain. The
 arrangements give far fewer conv parameters (reported in ``notes``); the goal is a step at most
 1.3x the plain one, i.e. ``plain / analytic >= 1 / 1.3``.
@@ -17,47 +18,12 @@ import jax
 import optax
 from flax import nnx
 
-from analytic_jax import AnalyticConv
+from experiments import acl_models
 from experiments._timing import ratio, row, time_fn
 
 BATCH = 100
 ROUNDS = 3
 CASE = "lenet_train_step_b100"
-# conv layer -> (in, out, k, arrangement); None keeps nnx.Conv
-ARRANGEMENTS = {
-    "conv1": (1, 20, 5, "(1x20)G6Lg2Lt2Tf6Ts4"),
-    "conv2": (20, 50, 5, "(20x50)G200Lg100Lt100Tf300Ts300"),
-    "conv3": (50, 500, 4, "(50x500)Tf5000Ts5000Lg2500Lt2500P10000"),
-    "conv4": (500, 10, 1, None),
-}
-
-
-class BenchLeNet(nnx.Module):
-    """LeNet whose conv layers are ``AnalyticConv`` mosaics where ``analytic`` asks for it."""
-
-    def __init__(self, *, analytic: bool, rngs: nnx.Rngs):
-        for name, (cin, cout, k, arrangement) in ARRANGEMENTS.items():
-            if analytic and arrangement is not None:
-                conv = AnalyticConv(cin, cout, k, padding="VALID", mosaic=arrangement, rngs=rngs)
-            else:
-                conv = nnx.Conv(cin, cout, (k, k), padding="VALID", rngs=rngs)
-            setattr(self, name, conv)
-
-    def __call__(self, x):
-        pool = lambda v: nnx.max_pool(v, window_shape=(2, 2), strides=(2, 2))
-        x = pool(self.conv1(x))
-        x = pool(self.conv2(x))
-        x = self.conv4(jax.nn.relu(self.conv3(x)))
-        return x.reshape(x.shape[0], -1)
-
-
-def conv_param_count(model: BenchLeNet, *, with_bias: bool = False) -> int:
-    """Trainable scalars of the four conv layers (kernels/AKPs, biases optional)."""
-    total = 0
-    for path, leaf in jax.tree.leaves_with_path(nnx.state(model, nnx.Param)):
-        if with_bias or "bias" not in jax.tree_util.keystr(path):
-            total += leaf.size
-    return total
 
 
 def make_step(model: nnx.Module, tx: optax.GradientTransformation):
@@ -84,9 +50,13 @@ def run(*, repeats: int = 5) -> dict:
     y = jax.random.randint(ky, (BATCH,), 0, 10)
     tx = optax.sgd(1e-3, momentum=0.9)
     steps, counts, compile_s, medians = {}, {}, {}, {}
-    for impl, analytic in (("plain_lenet", False), ("anann_lenet", True)):
-        model = BenchLeNet(analytic=analytic, rngs=nnx.Rngs(0))
-        counts[impl] = conv_param_count(model)
+    for impl, arrangements in (("plain_lenet", {}), ("anann_lenet", acl_models.LENET_ARRANGEMENTS)):
+        model = acl_models.build(
+            lambda a=arrangements: acl_models.AnaLeNet(
+                arrangements=a, init_scale=None, rngs=nnx.Rngs(0)
+            )
+        )
+        counts[impl] = sum(acl_models.conv_param_counts(model).values())
         step, params = make_step(model, tx)
         steps[impl] = (step, params, tx.init(params))
         _, compile_s[impl] = time_fn(step, *steps[impl][1:], x, y, repeats=1, warmup=1)
@@ -112,7 +82,7 @@ def run(*, repeats: int = 5) -> dict:
         },
         "notes": {
             "device": str(jax.devices()[0].device_kind),
-            "arrangements": {n: a[3] for n, a in ARRANGEMENTS.items()},
+            "arrangements": dict(acl_models.LENET_ARRANGEMENTS),
             "conv_kernel_params": counts,
             "conv_param_reduction": reduction,
             "cpu_s_per_step": {impl: statistics.median(v) for impl, v in cpu.items()},
