@@ -1,7 +1,9 @@
-"""Fourier-domain building blocks: safe modulus, real-FFT tricks, fused filter-and-subsample.
+"""Fourier-domain building blocks: safe modulus, the full spectrum of a real array from its
+real FFT, fused filter-and-subsample.
 
-XLA's CPU real FFTs are several times faster than its complex ones, so every transform of the
-2D scattering is written with real FFTs, and spectra are carried as (real, imaginary) pairs.
+Spectra that get multiplied by real filters are carried as (real, imaginary) pairs, so the
+products stay real arithmetic; the inverse transforms are complex FFTs (in cache, XLA's CPU
+complex FFT costs no more than two real ones).
 """
 
 import jax
@@ -43,61 +45,52 @@ def fft2_real(u: jax.Array) -> tuple[jax.Array, jax.Array]:
     return re, im
 
 
-def ifft2_modulus_halves(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``|ifft2(z[0] + i z[1])|`` from real FFTs, as two half planes.
-
-    For real ``X``, ``ifft2(X) = conj(fft2(X)) / (P Q)``, so with ``A = fft2(z[0])``,
-    ``B = fft2(z[1])``: ``|u| P Q = |(A_r + B_i) + i (B_r - A_i)|``, and at ``-n`` the same with
-    the imaginary parts negated (Hermitian symmetry of ``A`` and ``B``).
-
-    Args:
-      z: real and imaginary parts stacked on the first axis, shape ``(2, ..., P, Q)``.
-
-    Returns:
-      ``(pos, neg)``, each ``(..., P, Q // 2 + 1)``: ``pos[r, c] = |u[r, c]|`` and
-      ``neg[r, c] = |u[-r, -c]|`` (indices mod ``(P, Q)``).
-    """
-    p, q = z.shape[-2:]
-    spectra = jnp.fft.rfft2(z)
-    scale = 1.0 / (p * q)
-    ar, ai = spectra[0].real * scale, spectra[0].imag * scale
-    br, bi = spectra[1].real * scale, spectra[1].imag * scale
-    return hypot(ar + bi, br - ai), hypot(ar - bi, br + ai)
-
-
-def assemble_halves(pos: jax.Array, neg: jax.Array, q: int) -> jax.Array:
-    """The full ``(..., P, q)`` array from the two halves of :func:`ifft2_modulus_halves`."""
-    return jnp.concatenate([pos, mirror_tail(neg, q)], axis=-1)
-
-
 def filter_fold(spectrum: tuple[jax.Array, jax.Array], filters: jax.Array, k: int) -> jax.Array:
     """Filters spectra and subsamples by ``k`` in one pass: the mean over ``k x k`` blocks of
-    ``u_hat[..., None, ..., :, :] * filters`` (periodising the spectrum = subsampling in space).
+    ``u_hat * filters`` (periodising the spectrum = subsampling in space).
 
-    With ``z = filter_fold((u_hat.real, u_hat.imag), f, k)``,
-    ``ifft2(z[0] + 1j * z[1]) == ifft2(u_hat * f)[..., ::k, ::k]``.
+    With ``z = filter_fold((u_hat.real, u_hat.imag), f, k)`` for spectra of shape
+    ``(B, *S, P, Q)``, ``ifft2(z[b, l]) == ifft2(u_hat[b] * f[l])[..., ::k, ::k]``.
 
     Args:
-      spectrum: real and imaginary parts of the spectra, each of shape ``(*S, P, Q)``.
-      filters: real filters, shape ``(*F, P, Q)``.
+      spectrum: real and imaginary parts of the spectra, each of shape ``(B, *S, P, Q)``.
+      filters: real filters, shape ``(F, P, Q)``.
       k: subsampling factor dividing ``P`` and ``Q``.
 
     Returns:
-      Real and imaginary parts stacked, ``(2, *S, *F, P // k, Q // k)``. Written as a sum of
-      ``k**2`` block products, which XLA fuses into one loop: the full-size product of every
-      filter is never materialised, and the real filter never gets promoted to complex.
+      Complex ``(B, F, *S, P // k, Q // k)``: the filter axis right after the batch axis, so
+      XLA's fused loop reads each filter once for all the spectra ``S`` of a batch entry,
+      which keeps it in cache. Written as a sum of ``k**2`` block products fused into one
+      loop: the full-size product of every filter is never materialised, and the real filter
+      is never promoted to complex.
     """
     re, im = spectrum
-    n_lead, n_filt = re.ndim - 2, filters.ndim - 2
-    expand = (slice(None),) * n_lead + (None,) * n_filt
-    filters = filters[(None,) * n_lead]
-    re, im = re[expand], im[expand]
+    n_inner = re.ndim - 3
+    filters = filters.reshape(1, filters.shape[0], *(1,) * n_inner, *filters.shape[-2:])
     p, q = re.shape[-2] // k, re.shape[-1] // k
-    acc = None
+    acc_re = acc_im = None
     for i in range(k):
         for m in range(k):
             block = (..., slice(i * p, (i + 1) * p), slice(m * q, (m + 1) * q))
             f = filters[block]
-            term = jnp.stack([re[block] * f, im[block] * f])
-            acc = term if acc is None else acc + term
-    return acc * (1.0 / (k * k))
+            term_re, term_im = re[block][:, None] * f, im[block][:, None] * f
+            acc_re = term_re if acc_re is None else acc_re + term_re
+            acc_im = term_im if acc_im is None else acc_im + term_im
+    scale = 1.0 / (k * k)
+    return jax.lax.complex(acc_re * scale, acc_im * scale)
+
+
+@jax.custom_jvp
+def modulus(z: jax.Array) -> jax.Array:
+    """``|z|`` of a complex array, with derivative 0, not NaN, where ``z == 0``."""
+    return jnp.abs(z)
+
+
+@modulus.defjvp
+def _modulus_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    r = jnp.abs(z)
+    nonzero = r > 0
+    safe_r = jnp.where(nonzero, r, 1.0)
+    dr = (z.real * dz.real + z.imag * dz.imag) / safe_r
+    return r, jnp.where(nonzero, dr, 0.0)

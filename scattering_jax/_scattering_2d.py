@@ -10,12 +10,7 @@ from jaxtyping import Array, Float
 
 from scattering_jax._checks import check_int, check_max_order, check_real_signal
 from scattering_jax._filters_2d import FilterBank2D, filter_bank_2d
-from scattering_jax._fourier import (
-    assemble_halves,
-    fft2_real,
-    filter_fold,
-    ifft2_modulus_halves,
-)
+from scattering_jax._fourier import fft2_real, filter_fold, modulus
 
 
 class Paths2D(NamedTuple):
@@ -80,20 +75,9 @@ def _low_pass(u: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     return jnp.einsum("mp,...pn->...mn", rows, t)
 
 
-def _low_pass_halves(pos, neg, rows, cols):
-    """:func:`_low_pass` of the full array whose halves are ``pos`` and ``neg`` (see
-    ``ifft2_modulus_halves``), without assembling it: the flips go into the matrices."""
-    p, q = rows.shape[1], cols.shape[1]
-    c = np.arange(q // 2 + 1)
-    neg_cols = np.where((c >= 1) & (c < q - c), (q - c) % q, 0)
-    cols_neg = jnp.where(jnp.asarray((c >= 1) & (c < q - c)), cols[:, neg_cols], 0)
-    rows_neg = rows[:, (-np.arange(p)) % p]
-    return _low_pass(pos, rows, cols[:, : q // 2 + 1]) + _low_pass(neg, rows_neg, cols_neg)
-
-
-# Working set of one loop step. Streaming (batch, L, L, P, Q) arrays through memory costs more
-# than the arithmetic on this kind of CPU; chunks that stay in cache run several times faster.
-_CHUNK_BYTES = 2**20
+# Working set of one loop step. Streaming arrays through memory costs more than the arithmetic
+# on this kind of CPU; steps whose arrays stay in cache run several times faster.
+_CHUNK_BYTES = 2**19
 
 
 def _largest_divisor_at_most(n: int, limit: int) -> int:
@@ -101,14 +85,19 @@ def _largest_divisor_at_most(n: int, limit: int) -> int:
 
 
 def _chunking(batch: int, L: int, P: int, Q: int, itemsize: int) -> tuple[int, int]:
-    """(images per loop step, first-order orientations per vectorised step)."""
-    # largest arrays per (image, theta1): the order-1 field (2 P Q) and the order-2 fields of
-    # the next scale (2 L P Q / 4), real and imaginary parts
-    unit = itemsize * 2 * max(P * Q, L * P * Q // 4)
+    """(images per loop step, first-order angles per vectorised step)."""
+    # largest complex fields per (image, theta1): order 1 at full resolution (P Q), and the
+    # order-2 fields of the next scale for all theta2 (L P Q / 4)
+    unit = 2 * itemsize * max(P * Q, L * P * Q // 4)
     units = max(1, _CHUNK_BYTES // unit)
     if units >= L:
         return _largest_divisor_at_most(batch, units // L), L
     return 1, _largest_divisor_at_most(L, units)
+
+
+def _modulus_at(spectrum: jax.Array) -> jax.Array:
+    """``|ifft2(spectrum)|``."""
+    return modulus(jnp.fft.ifft2(spectrum))
 
 
 def _scattering2d_chunk(
@@ -120,9 +109,11 @@ def _scattering2d_chunk(
 ) -> jax.Array:
     """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J).
 
-    ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` with
-    the angles first, grouped by ``theta_batch``: (L // theta_batch, theta_batch, J, P, Q),
-    prepared once outside the loop over chunks (inside it, XLA would copy it every step).
+    ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` grouped
+    by first-order angle, (L // g, J, g, P, Q), prepared once outside the loop over chunks.
+    Arrays carry the image axis first, then the filter axes, (image, theta2, theta1, ...), so
+    that each filter is read once per image of a step; the small outputs are put in Kymatio's
+    order at the end.
     """
     psi, rows, cols = filters.psi, filters.lowpass_rows, filters.lowpass_cols
     (M, N), (P, Q) = filters.shape, filters.padded_shape
@@ -130,42 +121,38 @@ def _scattering2d_chunk(
     pad = ((0, 0), ((P - M) // 2, (P - M + 1) // 2), ((Q - N) // 2, (Q - N + 1) // 2))
     x_pad = jnp.pad(x, pad, mode="reflect")
     x_hat = fft2_real(x_pad)
-    order0 = _low_pass(x_pad, rows[0], cols[0])[:, None]
+    order0 = _low_pass(x_pad, rows[0], cols[0])
 
-    def one_theta1(psi_theta):
-        """Order 1 and 2 for one first-order angle; psi_theta: (J, P, Q)."""
+    def theta1_group(psi_group):
+        """Orders 1 and 2 for a group of g first-order angles; psi_group: (J, g, P, Q)."""
         order1, order2 = [], []
         for j1 in range(J):
-            pos, neg = ifft2_modulus_halves(filter_fold(x_hat, psi_theta[j1], 2**j1))
-            if max_order < 2 or j1 == J - 1:
-                order1.append(_low_pass_halves(pos, neg, rows[j1], cols[j1]))
-                continue
-            u1 = assemble_halves(pos, neg, Q // 2**j1)  # (c, P / 2**j1, Q / 2**j1)
+            u1 = _modulus_at(filter_fold(x_hat, psi_group[j1], 2**j1))  # (c, g, P1, Q1)
             order1.append(_low_pass(u1, rows[j1], cols[j1]))
+            if max_order < 2 or j1 == J - 1:
+                continue
             u1_hat = fft2_real(u1)
             for j2 in range(j1 + 1, J):
-                # all L second-order angles at once: (c, L, P / 2**j2, Q / 2**j2)
-                z = filter_fold(u1_hat, psi[j1][j2 - j1], 2 ** (j2 - j1))
-                order2.append(_low_pass_halves(*ifft2_modulus_halves(z), rows[j2], cols[j2]))
-        s1 = jnp.stack(order1, axis=1)  # (c, J, m, n)
-        s2 = jnp.concatenate(order2, axis=1) if order2 else None  # (c, (j1, j2, theta2), m, n)
-        return s1, s2
+                # all L second-order angles at once: (c, L, g, P2, Q2)
+                u2 = _modulus_at(filter_fold(u1_hat, psi[j1][j2 - j1], 2 ** (j2 - j1)))
+                order2.append(_low_pass(u2, rows[j2], cols[j2]))
+        s2 = jnp.stack(order2) if order2 else None  # ((j1, j2), c, theta2, g, m, n)
+        return jnp.stack(order1), s2  # (J, c, g, m, n)
 
-    if psi_by_theta.shape[0] == 1:
-        s1, s2 = jax.vmap(one_theta1)(psi_by_theta[0])
-    else:
-        # angle groups in a loop, the angles of a group vectorised
-        s1, s2 = jax.lax.map(jax.vmap(one_theta1), psi_by_theta)
-        s1, s2 = jax.tree.map(lambda a: a.reshape(L, *a.shape[2:]), (s1, s2))
+    s1, s2 = jax.lax.map(theta1_group, psi_by_theta)  # leading axis: angle groups
     c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
     # Kymatio's order: 1 + j1 L + theta1, then (j1, theta1, j2, theta2)
-    blocks = [order0, jnp.moveaxis(s1, 0, 2).reshape(c, J * L, m, n)]
-    start = 0
-    for j1 in range(J - 1 if max_order == 2 else 0):
-        size = (J - 1 - j1) * L
-        block = jnp.moveaxis(s2[:, :, start : start + size], 0, 1)  # (c, theta1, size, m, n)
-        blocks.append(block.reshape(c, L * size, m, n))
-        start += size
+    # s1: (groups, J, c, g, m, n); s2: (groups, (j1, j2), c, theta2, g, m, n)
+    blocks = [order0[:, None], jnp.transpose(s1, (2, 1, 0, 3, 4, 5)).reshape(c, J * L, m, n)]
+    if s2 is not None:
+        s2 = jnp.transpose(s2, (2, 1, 0, 4, 3, 5, 6))  # (c, (j1, j2), theta1, theta2, m, n)
+        s2 = s2.reshape(c, -1, L, L, m, n)
+        start = 0
+        for j1 in range(J - 1):
+            pairs = J - 1 - j1
+            block = jnp.swapaxes(s2[:, start : start + pairs], 1, 2)  # (c, theta1, j2, theta2)
+            blocks.append(block.reshape(c, L * pairs * L, m, n))
+            start += pairs
     return jnp.concatenate(blocks, axis=1)
 
 
@@ -193,7 +180,7 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
     """
     batch = x.shape[0]
     P, Q = filters.padded_shape
-    images, theta_batch = _chunking(batch, filters.L, P, Q, x.dtype.itemsize)
+    images, group = _chunking(batch, filters.L, P, Q, x.dtype.itemsize)
     batch_sharding, shards = _batch_sharding(x)
     if shards > 1:
         if batch % shards:
@@ -205,9 +192,7 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
     run = functools.partial(
         _scattering2d_chunk,
         filters=filters,
-        psi_by_theta=jnp.swapaxes(filters.psi[0], 0, 1).reshape(
-            filters.L // theta_batch, theta_batch, J, P, Q
-        ),
+        psi_by_theta=jnp.swapaxes(filters.psi[0].reshape(J, filters.L // group, group, P, Q), 0, 1),
         J=J,
         max_order=max_order,
     )
@@ -232,9 +217,10 @@ def scattering2d(
 
     for ``j2 > j1``, computed on the reflect-padded image with Fourier-domain filters
     (:func:`filter_bank_2d`), subsampling each modulus by ``2**j`` and cropping the border at
-    the final resolution. Only real FFTs; the low-pass is applied in space as two small
-    matrix products; vectorised over orientations and over all second-order paths of a scale
-    pair, and looped over cache-sized chunks of the batch. One XLA program per (shape, dtype,
+    the final resolution. Real FFTs for the forward transforms of real fields, complex ones
+    for the inverse transforms; the low-pass is applied in space as two small matrix products;
+    vectorised over orientations and over all second-order paths of a scale pair, and looped
+    over cache-sized chunks of the batch. One XLA program per (shape, dtype,
     J, L, max_order). Differentiable (the modulus has derivative 0 at 0). A batch sharded over
     devices gives the same numbers as on one device.
 
