@@ -44,6 +44,34 @@ def time_fn(
     return statistics.median(times), first
 
 
+def time_interleaved(
+    fns: dict[str, Callable[[], Any]], *, repeats: int = 5
+) -> dict[str, tuple[float, float]]:
+    """Times several implementations of one case in alternation.
+
+    Each round calls every function once, in order, so that a slow spell of a shared machine
+    falls on all of them alike and their ratio stays meaningful.
+
+    Returns:
+      ``{name: (median_s, first_s)}``: the median over ``repeats`` rounds after one untimed
+      call each, and the duration of that first call (compilation included for jitted code).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    first = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        _block(fn())
+        first[name] = time.perf_counter() - start
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            _block(fn())
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), first[name]) for name in fns}
+
+
 def row(case: str, impl: str, median_s: float, compile_s: float | None = None) -> dict:
     """One timing row of a suite."""
     return {

@@ -45,7 +45,9 @@ def fft2_real(u: jax.Array) -> tuple[jax.Array, jax.Array]:
     return re, im
 
 
-def filter_fold(spectrum: tuple[jax.Array, jax.Array], filters: jax.Array, k: int) -> jax.Array:
+def filter_fold(
+    spectrum: tuple[jax.Array, jax.Array], filters: jax.Array, k: int, filters_first: bool = False
+) -> jax.Array:
     """Filters spectra and subsamples by ``k`` in one pass: the mean over ``k x k`` blocks of
     ``u_hat * filters`` (periodising the spectrum = subsampling in space).
 
@@ -56,24 +58,28 @@ def filter_fold(spectrum: tuple[jax.Array, jax.Array], filters: jax.Array, k: in
       spectrum: real and imaginary parts of the spectra, each of shape ``(B, *S, P, Q)``.
       filters: real filters, shape ``(F, P, Q)``.
       k: subsampling factor dividing ``P`` and ``Q``.
+      filters_first: put the filter axis first instead of second.
 
     Returns:
-      Complex ``(B, F, *S, P // k, Q // k)``: the filter axis right after the batch axis, so
-      XLA's fused loop reads each filter once for all the spectra ``S`` of a batch entry,
-      which keeps it in cache. Written as a sum of ``k**2`` block products fused into one
-      loop: the full-size product of every filter is never materialised, and the real filter
-      is never promoted to complex.
+      Complex ``(B, F, *S, P // k, Q // k)``, or ``(F, B, *S, P // k, Q // k)`` with
+      ``filters_first``. XLA's fused loop follows the output's axis order, so the filter is
+      read from memory once per entry of the axes before it: once per step with
+      ``filters_first``, the better choice when the filters outweigh one spectrum. Written as a
+      sum of ``k**2`` block products fused into one loop: the full-size product of every filter
+      is never materialised, and the real filter is never promoted to complex.
     """
     re, im = spectrum
     n_inner = re.ndim - 3
-    filters = filters.reshape(1, filters.shape[0], *(1,) * n_inner, *filters.shape[-2:])
+    axis = 0 if filters_first else 1  # where the filter axis goes
+    filters = jnp.expand_dims(filters.reshape(-1, *(1,) * n_inner, *filters.shape[-2:]), 1 - axis)
     p, q = re.shape[-2] // k, re.shape[-1] // k
     acc_re = acc_im = None
     for i in range(k):
         for m in range(k):
             block = (..., slice(i * p, (i + 1) * p), slice(m * q, (m + 1) * q))
             f = filters[block]
-            term_re, term_im = re[block][:, None] * f, im[block][:, None] * f
+            spec_re, spec_im = jnp.expand_dims(re[block], axis), jnp.expand_dims(im[block], axis)
+            term_re, term_im = spec_re * f, spec_im * f
             acc_re = term_re if acc_re is None else acc_re + term_re
             acc_im = term_im if acc_im is None else acc_im + term_im
     scale = 1.0 / (k * k)

@@ -111,9 +111,10 @@ def _scattering2d_chunk(
 
     ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` grouped
     by first-order angle, (L // g, J, g, P, Q), prepared once outside the loop over chunks.
-    Arrays carry the image axis first, then the filter axes, (image, theta2, theta1, ...), so
-    that each filter is read once per image of a step; the small outputs are put in Kymatio's
-    order at the end.
+    Order-1 fields are (image, theta1, ...); order-2 fields put the filter axis first,
+    (theta2, image, theta1, ...), so that each second-order filter is read from memory once per
+    step for all the spectra of the step; the small outputs are put in Kymatio's order at the
+    end.
     """
     psi, rows, cols = filters.psi, filters.lowpass_rows, filters.lowpass_cols
     (M, N), (P, Q) = filters.shape, filters.padded_shape
@@ -133,19 +134,19 @@ def _scattering2d_chunk(
                 continue
             u1_hat = fft2_real(u1)
             for j2 in range(j1 + 1, J):
-                # all L second-order angles at once: (c, L, g, P2, Q2)
-                u2 = _modulus_at(filter_fold(u1_hat, psi[j1][j2 - j1], 2 ** (j2 - j1)))
-                order2.append(_low_pass(u2, rows[j2], cols[j2]))
-        s2 = jnp.stack(order2) if order2 else None  # ((j1, j2), c, theta2, g, m, n)
+                # all L second-order angles at once, filter axis first: (L, c, g, P2, Q2)
+                z = filter_fold(u1_hat, psi[j1][j2 - j1], 2 ** (j2 - j1), filters_first=True)
+                order2.append(_low_pass(_modulus_at(z), rows[j2], cols[j2]))
+        s2 = jnp.stack(order2) if order2 else None  # ((j1, j2), theta2, c, g, m, n)
         return jnp.stack(order1), s2  # (J, c, g, m, n)
 
     s1, s2 = jax.lax.map(theta1_group, psi_by_theta)  # leading axis: angle groups
     c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
     # Kymatio's order: 1 + j1 L + theta1, then (j1, theta1, j2, theta2)
-    # s1: (groups, J, c, g, m, n); s2: (groups, (j1, j2), c, theta2, g, m, n)
+    # s1: (groups, J, c, g, m, n); s2: (groups, (j1, j2), theta2, c, g, m, n)
     blocks = [order0[:, None], jnp.transpose(s1, (2, 1, 0, 3, 4, 5)).reshape(c, J * L, m, n)]
     if s2 is not None:
-        s2 = jnp.transpose(s2, (2, 1, 0, 4, 3, 5, 6))  # (c, (j1, j2), theta1, theta2, m, n)
+        s2 = jnp.transpose(s2, (3, 1, 0, 4, 2, 5, 6))  # (c, (j1, j2), theta1, theta2, m, n)
         s2 = s2.reshape(c, -1, L, L, m, n)
         start = 0
         for j1 in range(J - 1):
