@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import decoding_jax as dj
-from experiments import _app, decode_lenet, train_lenet
+from experiments import _app, decode_figures, decode_lenet, train_lenet
 
 METHODS = ("bicubic", "nearest", "bilinear")
 LAYERS = ("L1", "L3", "L5", "L7")
@@ -144,7 +144,7 @@ def test_stratified_indices_and_mosaic():
     assert np.bincount(labels[idx]).tolist() == [3, 2, 2]
     assert decode_lenet.stratified_indices(labels, 0).tolist() == list(range(11))
     tiles = np.arange(2 * 2 * 3, dtype=float).reshape(2, 2, 3) - 5
-    m = decode_lenet.mosaic(tiles, cols=2)
+    m = decode_figures.mosaic(tiles, cols=2)
     assert m.shape == (2, 7) and np.isnan(m[:, 3]).all()
     np.testing.assert_allclose(m[:, :3], tiles[0] / 5)
     np.testing.assert_allclose(m[:, 4:], tiles[1] / 6)
