@@ -75,21 +75,28 @@ def _low_pass(u: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     return jnp.einsum("mp,...pn->...mn", rows, t)
 
 
-# Working set of one loop step. Streaming arrays through memory costs more than the arithmetic
-# on this kind of CPU; steps whose arrays stay in cache run several times faster.
+# Working set of one loop step. On a CPU, streaming arrays through memory costs more than the
+# arithmetic, and steps whose arrays stay in cache run several times faster. GPUs and TPUs want
+# few large steps, bounded by their memory only.
 _CHUNK_BYTES = 2**19
+_ACCELERATOR_CHUNK_BYTES = 2**28
+
+
+def _chunk_bytes() -> int:
+    """The working-set budget of one step on the backend the program is compiled for."""
+    return _CHUNK_BYTES if jax.default_backend() == "cpu" else _ACCELERATOR_CHUNK_BYTES
 
 
 def _largest_divisor_at_most(n: int, limit: int) -> int:
     return max(d for d in range(1, max(1, min(n, limit)) + 1) if n % d == 0)
 
 
-def _chunking(batch: int, L: int, P: int, Q: int, itemsize: int) -> tuple[int, int]:
-    """(images per loop step, first-order angles per vectorised step)."""
+def _chunking(batch: int, L: int, P: int, Q: int, itemsize: int, budget: int) -> tuple[int, int]:
+    """(images per loop step, first-order angles per vectorised step) for ``budget`` bytes."""
     # largest complex fields per (image, theta1): order 1 at full resolution (P Q), and the
     # order-2 fields of the next scale for all theta2 (L P Q / 4)
     unit = 2 * itemsize * max(P * Q, L * P * Q // 4)
-    units = max(1, _CHUNK_BYTES // unit)
+    units = max(1, budget // unit)
     if units >= L:
         return _largest_divisor_at_most(batch, units // L), L
     return 1, _largest_divisor_at_most(L, units)
@@ -175,13 +182,14 @@ def _batch_sharding(x: jax.Array) -> tuple[object, int]:
 def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: int) -> jax.Array:
     """Scattering of a batch ``x`` of shape (B, M, N) -> (B, K, M // 2**J, N // 2**J).
 
-    The batch is processed in cache-sized chunks by a loop; chunk ``i`` holds images
+    The batch is processed in chunks by a loop (cache-sized on a CPU, as large as memory allows
+    on an accelerator, where it is usually one step); chunk ``i`` holds images
     ``i, i + n, i + 2n, ...``, so a batch sharded over devices stays sharded inside a step
     (with explicit sharding, the chunk size is a multiple of the number of shards).
     """
     batch = x.shape[0]
     P, Q = filters.padded_shape
-    images, group = _chunking(batch, filters.L, P, Q, x.dtype.itemsize)
+    images, group = _chunking(batch, filters.L, P, Q, x.dtype.itemsize, _chunk_bytes())
     batch_sharding, shards = _batch_sharding(x)
     if shards > 1:
         if batch % shards:
@@ -220,9 +228,9 @@ def scattering2d(
     (:func:`filter_bank_2d`), subsampling each modulus by ``2**j`` and cropping the border at
     the final resolution. Real FFTs for the forward transforms of real fields, complex ones
     for the inverse transforms; the low-pass is applied in space as two small matrix products;
-    vectorised over orientations and over all second-order paths of a scale pair, and looped
-    over cache-sized chunks of the batch. One XLA program per (shape, dtype,
-    J, L, max_order). Differentiable (the modulus has derivative 0 at 0). A batch sharded over
+    vectorised over orientations and over all second-order paths of a scale pair, and, on a
+    CPU, looped over cache-sized chunks of the batch. One XLA program per (shape, dtype, J, L,
+    max_order). Differentiable (the modulus has derivative 0 at 0). A batch sharded over
     devices gives the same numbers as on one device.
 
     Args:

@@ -150,9 +150,20 @@ def test_chunked_loop_equals_one_step(small_chunks, chunk_bytes):
     one_step = np.asarray(sj.scattering2d(x, fb, J=2))
     small_chunks(chunk_bytes)
     P, Q = fb.padded_shape
-    images, thetas = scattering_2d_module._chunking(6, 4, P, Q, 4)
+    images, thetas = scattering_2d_module._chunking(6, 4, P, Q, 4, chunk_bytes)
     assert (images, thetas) == ((1, 1) if chunk_bytes == 1 else (3, 4))
     np.testing.assert_allclose(sj.scattering2d(x, fb, J=2), one_step, rtol=1e-5, atol=1e-6)
+
+
+def test_accelerators_get_one_step_per_batch():
+    assert scattering_2d_module._chunk_bytes() == scattering_2d_module._CHUNK_BYTES  # on CPU
+    budget = scattering_2d_module._ACCELERATOR_CHUNK_BYTES
+    # the benchmark's batches: cache-sized steps on a CPU, the whole batch at once elsewhere
+    for batch, size, J in ((256, 32, 2), (64, 64, 3), (8, 256, 4)):
+        P, Q = sj.filter_bank_2d((size, size), J=J, L=8).padded_shape
+        assert scattering_2d_module._chunking(batch, 8, P, Q, 4, budget) == (batch, 8)
+        cpu = scattering_2d_module._chunking(batch, 8, P, Q, 4, scattering_2d_module._CHUNK_BYTES)
+        assert cpu[0] < batch
 
 
 @pytest.mark.multidevice
