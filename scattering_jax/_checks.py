@@ -26,6 +26,21 @@ def check_max_order(max_order) -> int:
     return order
 
 
+def check_transform_args(filters, bank_type: type, builder: str, J, max_order) -> tuple[int, int]:
+    """Validates a filter bank of ``bank_type`` against ``J``; returns ``(J, max_order)``."""
+    if not isinstance(filters, bank_type):
+        raise TypeError(
+            f"filters must be a {bank_type.__name__} from {builder}, got {type(filters)}"
+        )
+    J = check_int("J", J, 1)
+    max_order = check_max_order(max_order)
+    if J != filters.J:
+        raise ValueError(
+            f"J must match the filter bank: filters were built with J={filters.J}, got J={J}"
+        )
+    return J, max_order
+
+
 def check_real_signal(name: str, x, min_rank: int):
     """Returns ``x`` as a real floating JAX array of rank ``>= min_rank`` or raises."""
     if not hasattr(x, "dtype") or not hasattr(x, "shape"):

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from scattering_jax._checks import check_int, check_max_order, check_real_signal
+from scattering_jax._checks import check_max_order, check_real_signal, check_transform_args
 from scattering_jax._filters_1d import FilterBank1D
 from scattering_jax._fourier import hypot
 
@@ -121,14 +121,7 @@ def scattering1d(
       >>> scattering1d(jnp.ones((2, 256)), fb, J=4).shape
       (2, 13, 16)
     """
-    if not isinstance(filters, FilterBank1D):
-        raise TypeError(f"filters must be a FilterBank1D from filter_bank_1d, got {type(filters)}")
-    J = check_int("J", J, 1)
-    max_order = check_max_order(max_order)
-    if J != filters.J:
-        raise ValueError(
-            f"J must match the filter bank: filters were built with J={filters.J}, got J={J}"
-        )
+    J, max_order = check_transform_args(filters, FilterBank1D, "filter_bank_1d", J, max_order)
     x = check_real_signal("x", x, 1)
     if x.shape[-1] != filters.length:
         raise ValueError(

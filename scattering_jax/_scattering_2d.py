@@ -8,7 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from scattering_jax._checks import check_int, check_max_order, check_real_signal
+from scattering_jax._checks import (
+    check_int,
+    check_max_order,
+    check_real_signal,
+    check_transform_args,
+)
 from scattering_jax._filters_2d import FilterBank2D, filter_bank_2d
 from scattering_jax._fourier import fft2_real, filter_fold, modulus
 
@@ -248,14 +253,7 @@ def scattering2d(
       >>> scattering2d(jnp.ones((3, 16, 16)), fb, J=2).shape
       (3, 25, 4, 4)
     """
-    if not isinstance(filters, FilterBank2D):
-        raise TypeError(f"filters must be a FilterBank2D from filter_bank_2d, got {type(filters)}")
-    J = check_int("J", J, 1)
-    max_order = check_max_order(max_order)
-    if J != filters.J:
-        raise ValueError(
-            f"J must match the filter bank: filters were built with J={filters.J}, got J={J}"
-        )
+    J, max_order = check_transform_args(filters, FilterBank2D, "filter_bank_2d", J, max_order)
     x = check_real_signal("x", x, 2)
     if tuple(x.shape[-2:]) != tuple(filters.shape):
         raise ValueError(
