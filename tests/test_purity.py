@@ -1,4 +1,4 @@
-"""The four libraries stay pure: no I/O, flags, printing, plotting or global jax config."""
+"""The libraries stay pure: no I/O, flags, printing, plotting or global jax config."""
 
 import ast
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LIBRARIES = ("volterra_jax", "analytic_jax", "scattering_jax", "decoding_jax")
+LIBRARIES = ("cnn_layers", "volterra_jax", "analytic_jax", "scattering_jax", "decoding_jax")
 FORBIDDEN_CALLS = {"print", "open", "input", "breakpoint"}
 FORBIDDEN_MODULES = (
     "absl",

@@ -5,66 +5,10 @@ and ``.stride`` is a convolution (e.g. ``decoding_jax.layers.Conv``); any object
 and ``.kind == 'avg'`` is a non-overlapping average pooling (e.g. ``decoding_jax.layers.Pool``).
 """
 
-import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
-from jaxtyping import Array, Float
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class Poly:
-    """Elementwise polynomial activation ``phi(u) = sum_k coeffs[k] u^k``.
-
-    The composition rules of `from_layers` are exact for it, whatever the operating point.
-    With ``coeffs = (1/2, 1/4, 0, -1/48, 0, 1/480)`` (the degree-5 Taylor polynomial of the
-    sigmoid at 0) a stack of ``Poly`` layers is the authors' (Li et al.) approximation: a
-    deeper layer then sees ``phi'`` of the *polynomial* at its hidden operating point, not
-    ``sigmoid'``; use `Smooth` for the latter.
-
-    Attributes:
-      coeffs: shape ``(degree + 1,)``; ``coeffs[k]`` multiplies ``u^k``.
-    """
-
-    coeffs: Float[Array, " d"]
-
-    def __post_init__(self):
-        shape = getattr(self.coeffs, "shape", None)
-        if shape is not None and len(shape) != 1:
-            raise ValueError(f"Poly.coeffs must have shape (degree + 1,), got shape {shape}")
-
-    def __call__(self, u):
-        c = jnp.asarray(self.coeffs)
-        out = jnp.zeros_like(u) + c[-1]
-        for k in range(c.shape[0] - 2, -1, -1):
-            out = out * u + c[k]
-        return out
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class Smooth:
-    """Elementwise smooth activation ``fn`` (tanh, sigmoid, softplus...).
-
-    `from_layers` expands it in a Taylor series at its operating point (its pre-activation
-    when the network input is at the expansion point 0), to the requested order: the kernels
-    then equal the autodiff kernels of the network that uses ``fn`` itself.
-
-    Attributes:
-      fn: a scalar-to-scalar function applied elementwise (static, must be hashable).
-    """
-
-    fn: Callable[[Any], Any] = dataclasses.field(metadata={"static": True})
-
-    def __post_init__(self):
-        if not callable(self.fn):
-            raise TypeError(f"Smooth.fn must be callable, got {type(self.fn).__name__}")
-
-    def __call__(self, u):
-        return self.fn(u)
+from cnn_layers import Poly, Smooth
 
 
 class ReceptiveField(NamedTuple):

@@ -22,5 +22,5 @@ def test_layer_validation():
         Conv(jnp.ones((3, 3, 1, 2)), stride=0)
     with pytest.raises(ValueError, match="Pool.kind must be one of"):
         Pool(2, "median")
-    with pytest.raises(ValueError, match="Pool.size must be a positive int"):
+    with pytest.raises(ValueError, match="Pool.window must be a positive int"):
         Pool(0)
