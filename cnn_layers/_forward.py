@@ -55,6 +55,11 @@ def _weight(w, dtype, name):
     return as_real_float(w, name, dtype).astype(dtype)
 
 
+def _per_channel(v, x):
+    """A ``(C,)`` vector shaped to broadcast against ``x`` along its last axis."""
+    return jnp.reshape(v, (1,) * (x.ndim - 1) + (-1,))
+
+
 def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) -> Array:
     """One walked layer on a batch (``(N, H, W, C)``, or ``(N, D)`` after a flatten)."""
     layer, dtype = info.layer, x.dtype
@@ -67,7 +72,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
             dimension_numbers=_DIMS,
         )
         if bias and layer.b is not None:
-            y = y + _weight(layer.b, dtype, f"{info.name}.b")
+            y = y + _per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y)
         return y
     if isinstance(layer, Pool):
         window, strides = (1, layer.window, layer.window, 1), (1, layer.stride, layer.stride, 1)
@@ -77,7 +82,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
         summed = lax.reduce_window(x, jnp.zeros((), dtype), lax.add, window, strides, pads)
         return summed / layer.window**2
     if isinstance(layer, BatchNorm):
-        g, h = layer.gain_and_shift(dtype)
+        g, h = (_per_channel(v, x) for v in layer.gain_and_shift(dtype))
         return x * g + h if bias else x * g
     if isinstance(layer, GlobalAvgPool):
         return global_avg_pool(x)
@@ -86,7 +91,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
     if isinstance(layer, Dense):
         y = flatten(x) @ _weight(layer.w, dtype, f"{info.name}.w")
         if bias and layer.b is not None:
-            y = y + _weight(layer.b, dtype, f"{info.name}.b")
+            y = y + _per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y)
         return y
     if isinstance(layer, Residual):
         return run(info.block, x, bias=bias, relu=relu) + run(

@@ -1,4 +1,4 @@
-"""Filter decoding by substitution (Rafegas & Vanrell): each conv unit as one image filter."""
+"""Filter decoding by substitution (Rafegas & Vanrell): each unit as one image filter."""
 
 from collections.abc import Sequence
 
@@ -8,177 +8,172 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Float
 
-from decoding_jax._network import as_float_images, check_index, check_layers, layer_shapes
-from decoding_jax._unpool import check_method, resize_matrix
-from decoding_jax.layers import Conv, Layer, Pool
+from cnn_layers import Flatten, describe
+from cnn_layers._forward import as_real_float
+from cnn_layers._geometry import chain, field
+from cnn_layers._layers import Conv, Dense, Layer, dense_as_conv_kernel
+from decoding_jax._substitute import Bank, dense_maps, down
+from decoding_jax._unpool import check_method
 
 __all__ = ["decode", "decoded_response", "response_error", "NORMALIZATIONS"]
 
 NORMALIZATIONS = ("minmax", "zscore", "none")
-_FOLD_LIMIT = 1 << 24  # elements of a folded filter bank
 
 
-def _placement(m: np.ndarray, k: int, stride: int) -> np.ndarray:
-    """``P[v, (a, u)] = sum_q [v = stride q + u] m[q, a]``: where tap ``u`` of a substituted
-    filter lands when the decoded map is ``m @ coarse``; shape ``(stride (Q - 1) + k, A k)``."""
-    q, a = m.shape
-    p = np.zeros((stride * (q - 1) + k, a, k))
-    for u in range(k):  # k static filter taps, at trace time
-        p[u : u + stride * (q - 1) + 1 : stride, :, u] = m
-    return p.reshape(p.shape[0], a * k)
+def _chain_dtype(infos):
+    """The float dtype of the layers' arrays (integers promoted, complex refused)."""
+    dtypes = []
+    for info in infos:
+        for leaf in jax.tree.leaves(info.layer):
+            dtypes.append(as_real_float(leaf, f"{info.name} ({type(info.layer).__name__})").dtype)
+    return jnp.result_type(*dtypes) if dtypes else jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
-def _fold_is_cheaper(t_shape, w_shape, rows: int, cols_out: int, stride: int) -> bool:
-    """Multiply-add counts of the two equivalent orders of one substitution step."""
-    n, a, b, j = t_shape
-    kh, kw, cin, _ = w_shape
-    rows_out = stride * (rows - 1) + kh
-    rows_after = rows_out if a * kh > rows_out else a * kh
-    row_collapse = n * rows_out * a * kh * cin if a * kh > rows_out else 0
-    unfolded = n * a * b * j * kh * kw * cin + row_collapse * b * kw
-    if b * kw > cols_out:
-        unfolded += n * rows_after * cols_out * b * kw * cin
-    folded = n * a * b * j * kh * cols_out * cin + row_collapse * cols_out
-    return folded < unfolded and b * j * kh * cols_out * cin <= _FOLD_LIMIT
-
-
-def _collapse_rows(t: Array, my: np.ndarray) -> Array:
-    return jnp.einsum("ya,nabc->nybc", jnp.asarray(my, t.dtype), t)
-
-
-def _collapse_cols(t: Array, mx: np.ndarray) -> Array:
-    return jnp.einsum("xb,nybc->nyxc", jnp.asarray(mx, t.dtype), t)
+def _start(info, dtype) -> tuple[Bank, bool]:
+    """The bank of a layer's own units on its input map, and whether the layer is consumed."""
+    layer = info.layer
+    if isinstance(layer, Conv | Dense):
+        w = as_real_float(layer.w, f"{info.name}.w", dtype).astype(dtype)
+        if isinstance(layer, Dense):
+            w = dense_as_conv_kernel(w, info.in_shape[:3])
+        t = jnp.moveaxis(w, 3, 0)
+        off = None if info.pads is None else (info.pads[0][0], info.pads[1][0])
+        return Bank(t, np.eye(t.shape[1]), np.eye(t.shape[2]), off), True
+    c = info.out_shape.c
+    return Bank(jnp.eye(c, dtype=dtype).reshape(c, 1, 1, c), np.eye(1), np.eye(1), (0, 0)), False
 
 
 def decode(
     layers: Sequence[Layer],
-    layer: int,
+    layer,
     *,
     unpool: str = "bicubic",
     avg_weighting: bool = False,
     input_shape: tuple[int, int, int] | None = None,
-) -> Float[Array, "n_filters h w c_in"]:
-    """Decodes every filter of conv layer ``layer`` into the image space.
+) -> Float[Array, "n_units h w c_in"]:
+    """Decodes every unit of ``layer`` into the image space, all at once.
 
-    The decoded filter ``df_k`` of unit ``k`` starts as its filter ``w[..., k]`` (a map over
-    the layer's input) and goes down the network (Rafegas & Vanrell, Sec. 3):
+    The decoded filter ``df_k`` of unit ``k`` starts as its filter ``w[..., k]`` (for a Conv
+    or Dense; a one-hot on its channel for other layers) and goes down the network
+    (Rafegas & Vanrell, Sec. 3):
 
-    * through a Pool of size ``s``: unpool by ``s`` (:func:`decoding_jax.unpool`);
-    * through a Conv ``w'`` (stride ``s``): substitute ``w'`` at every pixel, i.e. the full
-      (transposed) 2-D convolution summed over the shared channel,
+    * through a Conv ``w'`` (any stride ``s`` and padding): substitute ``w'`` at every pixel,
+      the full (transposed) 2-D convolution summed over the shared channel,
 
       .. math:: df'[v, c] = \\sum_{q, u:\\ s q + u = v} \\sum_j df[q, j] \\, w'[u, c, j];
 
-    * biases are dropped and ReLUs ignored.
+    * through a Dense: the same, with the kernel ``w'.reshape(H, W, C, O)`` covering its map;
+    * through a BatchNorm (inference form ``y = g x + h``): multiply channel ``c`` by
+      ``g_c`` (the scale is kept, the offset dropped like every bias);
+    * through a Pool of window ``k`` and stride ``s`` (and a GlobalAvgPool, a pool whose
+      window is its whole map): unpool, either by the paper's interpolation ('nearest',
+      'bilinear', 'bicubic': each pooled value at its window's centre, the map upsampled by
+      ``s`` with MATLAB ``imresize``'s kernels, see :func:`decoding_jax.resize_matrix`) or
+      exactly, ``unpool='transpose'``: each value spread over its own window, times
+      ``1 / k**2`` for an average pool (the pool's transpose; for ``k = s`` it is nearest
+      unpooling with the ``1 / k**2`` weighting);
+    * through a Residual: the decoded filter of a sum is the sum of the filters decoded down
+      each path, placed in one frame by the paths' offsets;
+    * biases and BatchNorm offsets are dropped; ReLU, Smooth, Poly and Flatten ignored.
 
-    With average pools, nearest unpooling and ``avg_weighting=True`` (each unpooling through an
-    'avg' Pool also multiplies by ``1 / size**2``) this is exact: correlating an image with
-    ``df_k`` at the layer's total stride gives the bias-free, ReLU-free network response of unit
-    ``k`` (:func:`decoded_response`). The default ``avg_weighting=False`` is the paper's plain
-    interpolation; it differs from the exact weighting by one constant factor per layer, which
-    the contrast normalisation of :func:`response_error` removes. Max pools are never weighted.
+    Exactness: with every pool average (or global average) and ``unpool='transpose'`` (or
+    ``'nearest'`` with ``avg_weighting=True`` when every window equals its stride),
+    correlating an image, padded by ``cnn_layers.geometry(...).padding``, with ``df_k`` at the
+    layer's total stride (:func:`decoded_response`) gives the bias-free, ReLU-free network
+    response of unit ``k`` at every position whose receptive field lies inside the image
+    (every position of a VALID net); for a purely linear net ``df_k`` is the input gradient of
+    the unit. Border rule: near the border of a padded net (and so for every GlobalAvgPool or
+    Dense unit of a SAME-padded net), the result is that of the network whose intermediate
+    paddings are replaced by zero-padding the input image, i.e. every position gets the
+    interior filter, shifted (see :mod:`cnn_layers`). The default interpolation differs from
+    the exact weighting by one constant per average pool, which the contrast normalisation of
+    :func:`response_error` removes. Max pools are never weighted.
 
-    Every step is linear, so the sums may be taken in any order; all filters go through
-    together. The decoded maps are kept as a coarse tensor times two small per-axis matrices
-    (unpooling and filter placement compose into those), the channel sum of each conv layer is
-    one matmul on the coarse, not yet unpooled maps (optionally with the column matrix folded
-    into the filters, whichever order needs fewer multiply-adds), and the per-axis matrices are
-    applied once the coarse maps would outgrow the dense ones. For the LeNet's 580 filters this
-    is about 0.4 G multiply-adds instead of the 2.1 G of dense full convolutions.
+    Every step is linear, so all filters go through together: the decoded maps are kept as a
+    coarse tensor times two small per-axis matrices (unpooling and filter placement compose
+    into those), the channel sum of each Conv is one matmul on the coarse maps (optionally
+    with the column matrix folded into the filters, whichever order needs fewer
+    multiply-adds). For the LeNet's 580 filters this is about 0.4 G multiply-adds instead of
+    the 2.1 G of dense full convolutions.
 
-    Under ``jax.jit`` pass ``layers`` as an argument (its arrays are leaves, its settings
-    static) and keep ``layer``, ``unpool``, ``avg_weighting`` and ``input_shape`` static. The
-    result is differentiable with respect to the weights.
+    Under ``jax.jit`` pass ``layers`` as an argument (arrays are leaves, settings static) and
+    keep the other arguments static. The result is differentiable with respect to the
+    weights.
 
     Args:
-      layers: the layer list; its Conv weights are HWIO.
-      layer: 0-based index of a Conv in ``layers``.
-      unpool: 'nearest', 'bilinear' or 'bicubic' (MATLAB ``imresize``).
-      avg_weighting: weigh unpooling through 'avg' pools by ``1 / size**2`` (exact identity).
-      input_shape: optional ``(H, W, C)`` of the network input, to check that every layer fits
-        its map (e.g. that every Pool divides it).
+      layers: the layer list (HWIO Conv weights), e.g. from :func:`cnn_layers.from_nnx`.
+      layer: index or path (e.g. ``(3, 'block', 1)``, see :func:`cnn_layers.layer_paths`) of
+        the layer whose units to decode: usually a Conv, Dense or GlobalAvgPool.
+      unpool: 'nearest', 'bilinear', 'bicubic' (MATLAB ``imresize``) or 'transpose' (exact).
+      avg_weighting: weigh the interpolation through average pools by ``1 / window**2``.
+      input_shape: ``(H, W, C)`` of the network input: checks that every layer fits its map,
+        and is needed when a Dense or GlobalAvgPool lies at or below ``layer`` (their window
+        is the map) or a residual block's paths are aligned by a SAME padding with stride > 1.
 
     Returns:
-      Array ``(n_filters, h, w, c_in)``: for the MatConvNet MNIST LeNet, 5x5, 14x14, 28x28 and
-      28x28 for its four conv layers.
+      Array ``(n_units, R_h, R_w, C_in)`` on the receptive field of ``layer``
+      (``cnn_layers.geometry(layers, layer).size``): for the MatConvNet MNIST LeNet 5x5,
+      14x14, 28x28 and 28x28 for its four conv layers.
 
     Raises:
-      ValueError: ``layer`` out of range or not a Conv, unknown ``unpool``, mismatched channel
-        counts, or (with ``input_shape``) a layer that does not fit its map.
+      ValueError: ``layer`` out of range or a Flatten, unknown ``unpool``, mismatched channel
+        counts, a layer that does not fit its map, or a missing ``input_shape``.
+      TypeError: complex weights, a layer list with something that is not a layer.
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> from decoding_jax.layers import Conv, Pool
+      >>> from cnn_layers import Conv, Pool
       >>> net = [Conv(jnp.ones((5, 5, 1, 20))), Pool(2), Conv(jnp.ones((5, 5, 20, 50)))]
       >>> decode(net, 2).shape
       (50, 14, 14, 1)
     """
-    check_layers(layers)
-    check_index(layers, layer)
     check_method(unpool, "unpool")
-    if input_shape is not None:
-        layer_shapes(layers, tuple(input_shape), layer)
-    w = jnp.asarray(layers[layer].w)
-    if not jnp.issubdtype(w.dtype, jnp.floating):
-        w = w.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
-    # D[n, y, x, c] = sum_{a, b} my[y, a] mx[x, b] t[n, a, b, c]: a coarse tensor and two
-    # small per-axis constant matrices (unpooling and filter placement compose into them).
-    t = jnp.moveaxis(w, 3, 0)
-    my, mx = np.eye(t.shape[1]), np.eye(t.shape[2])
-    scale = 1.0
-    for lyr in reversed(layers[:layer]):
-        if isinstance(lyr, Pool):
-            my = resize_matrix(my.shape[0], method=unpool, factor=lyr.size) @ my
-            mx = resize_matrix(mx.shape[0], method=unpool, factor=lyr.size) @ mx
-            if avg_weighting and lyr.kind == "avg":
-                scale /= lyr.size**2
-        elif isinstance(lyr, Conv):
-            kh, kw, cin, _ = lyr.w.shape
-            n, a, b, _ = t.shape
-            wl = lyr.w.astype(t.dtype)
-            px = _placement(mx, kw, lyr.stride)
-            if _fold_is_cheaper(t.shape, lyr.w.shape, my.shape[0], px.shape[0], lyr.stride):
-                # fold the column unpooling + placement into the filters: the channel sum and
-                # the column sum become one matmul (n a, b j) x (b j, u x c)
-                px3 = jnp.asarray(px.reshape(px.shape[0], b, kw), t.dtype)
-                wx = jnp.einsum("xbv,uvcj->bjuxc", px3, wl)
-                t = jnp.einsum("nabj,bjuxc->nauxc", t, wx)
-                mx = np.eye(px.shape[0])
-                t = t.reshape(n, a * kh, px.shape[0], cin)
-            else:
-                # channel sum on the coarse maps: (n a b, j) x (j, u v c)
-                t = jnp.einsum("nabj,uvcj->naubvc", t, wl)
-                mx = px
-                t = t.reshape(n, a * kh, b * kw, cin)
-            my = _placement(my, kh, lyr.stride)
-            if my.shape[1] > my.shape[0]:
-                t, my = _collapse_rows(t, my), np.eye(my.shape[0])
-            if mx.shape[1] > mx.shape[0]:
-                t, mx = _collapse_cols(t, mx), np.eye(mx.shape[0])
-    if my.shape[1] != my.shape[0] or not np.array_equal(my, np.eye(my.shape[0])):
-        t = _collapse_rows(t, my)
-    if mx.shape[1] != mx.shape[0] or not np.array_equal(mx, np.eye(mx.shape[0])):
-        t = _collapse_cols(t, mx)
-    return t * scale if scale != 1.0 else t
+    infos = describe(layers, input_shape)
+    sub = chain(infos, layer)
+    target = sub[-1]
+    if isinstance(target.layer, Flatten) or (
+        target.out_shape.flat and (target.out_shape.h, target.out_shape.w) != (1, 1)
+    ):
+        raise ValueError(
+            f"layer {layer!r} is {target.name} ({type(target.layer).__name__}), whose units are "
+            f"positions of a flattened map; decode the layer before the Flatten instead"
+        )
+    size, _, _ = field(sub)  # checks that the receptive field (and path alignment) is known
+    dtype = _chain_dtype(sub)
+    bank, consumed = _start(target, dtype)
+    below = sub[:-1] if consumed else sub
+    bank = down(below, bank, method=unpool, avg_weighting=avg_weighting, dtype=dtype)
+    maps = dense_maps(bank)
+    if tuple(maps.shape[1:3]) != tuple(size):
+        raise AssertionError(f"decoded frame {maps.shape[1:3]} is not the receptive field {size}")
+    return maps
 
 
 def decoded_response(
-    images: Float[Array, "n h w c"], decoded: Float[Array, "k dh dw c"], *, stride: int
+    images: Float[Array, "n h w c"],
+    decoded: Float[Array, "k dh dw c"],
+    *,
+    stride: int,
+    padding="VALID",
 ) -> Float[Array, "n h2 w2 k"]:
     """Correlates images with decoded filters: the decoded estimate of a layer's response.
 
-    .. math:: r[n, p, k] = \\sum_{v, c} df_k[v, c] \\, I_n[S p + v, c]
+    .. math:: r[n, p, k] = \\sum_{v, c} df_k[v, c] \\, \\tilde I_n[S p + v, c]
 
-    (VALID, no flip) with ``S = stride``, the layer's :func:`decoding_jax.total_stride`, so that
-    ``r`` has the shape of the network's response at that layer.
+    (VALID, no flip) with ``S = stride``, the layer's total stride, and ``I~`` the images
+    zero-padded by ``padding``: pass ``cnn_layers.geometry(layers, layer,
+    input_shape=...).padding`` to get exactly the network's response map at that layer (a
+    padded net's units near the border read zeros outside the image).
 
     Args:
       images: images of shape ``(N, H, W, C)``.
       decoded: decoded filters of shape ``(K, h, w, C)`` from :func:`decode`.
       stride: positive int, the layer's total stride.
+      padding: 'VALID' (none) or ``((top, bottom), (left, right))`` ints; negative values
+        crop.
 
     Returns:
-      Array ``(N, (H - h) // S + 1, (W - w) // S + 1, K)``.
+      Array ``(N, (H + top + bottom - h) // S + 1, (W + left + right - w) // S + 1, K)``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -187,8 +182,10 @@ def decoded_response(
     """
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be a positive int, got {stride!r}")
-    images = as_float_images(images)
-    decoded = jnp.asarray(decoded)
+    images = as_real_float(images, "images")
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, H, W, C), got shape {images.shape}")
+    decoded = as_real_float(decoded, "decoded")
     if decoded.ndim != 4:
         raise ValueError(f"decoded must have shape (K, h, w, C), got shape {decoded.shape}")
     if decoded.shape[3] != images.shape[3]:
@@ -196,20 +193,43 @@ def decoded_response(
             f"decoded has {decoded.shape[3]} channels but images have {images.shape[3]} "
             f"(decoded shape {decoded.shape}, images shape {images.shape})"
         )
-    if decoded.shape[1] > images.shape[1] or decoded.shape[2] > images.shape[2]:
+    pads = _check_padding(padding)
+    padded = [n + lo + hi for n, (lo, hi) in zip(images.shape[1:3], pads, strict=True)]
+    if decoded.shape[1] > padded[0] or decoded.shape[2] > padded[1]:
         raise ValueError(
             f"decoded filters {decoded.shape[1]}x{decoded.shape[2]} are larger than the "
-            f"{images.shape[1]}x{images.shape[2]} images"
+            f"{padded[0]}x{padded[1]} (padded) images"
         )
     dtype = jnp.result_type(images.dtype, decoded.dtype)
     kernel = jnp.transpose(decoded, (1, 2, 3, 0)).astype(dtype)
+    x = images.astype(dtype)
+    if pads != ((0, 0), (0, 0)):
+        x = lax.pad(
+            x,
+            jnp.zeros((), dtype),
+            ((0, 0, 0),) + tuple((lo, hi, 0) for lo, hi in pads) + ((0, 0, 0),),
+        )
     return lax.conv_general_dilated(
-        images.astype(dtype),
-        kernel,
-        (stride, stride),
-        "VALID",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        x, kernel, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
     )
+
+
+def _check_padding(padding):
+    if isinstance(padding, str) and padding.upper() == "VALID":
+        return ((0, 0), (0, 0))
+    ok = (
+        isinstance(padding, list | tuple)
+        and len(padding) == 2
+        and all(isinstance(p, list | tuple) and len(p) == 2 for p in padding)
+        and all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) for p in padding for v in p
+        )
+    )
+    if not ok:
+        raise ValueError(
+            f"padding must be 'VALID' or ((top, bottom), (left, right)) ints, got {padding!r}"
+        )
+    return tuple((int(lo), int(hi)) for lo, hi in padding)
 
 
 def _normalize(x: Array, how: str) -> Array:

@@ -6,18 +6,41 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from decoding_jax._network import (
-    apply_layer,
-    as_float_images,
-    check_index,
-    check_layers,
-    layer_shapes,
-)
-from decoding_jax.layers import Layer, Pool, ReLU
+from cnn_layers import Flatten, Poly, ReLU, Residual, Smooth, describe
+from cnn_layers._forward import apply, as_real_float
+from cnn_layers._geometry import chain
+from cnn_layers._layers import Layer
 
 __all__ = ["deconvnet", "DECONV_KEEP"]
 
 DECONV_KEEP = ("map", "max")
+
+
+def _up(infos, x):
+    """The input of every layer on the way up (a Residual's paths nested)."""
+    inputs = []
+    for info in infos:
+        if isinstance(info.layer, Residual):
+            inputs.append((x, _up(info.block, x)[0], _up(info.shortcut, x)[0]))
+        else:
+            inputs.append(x)
+        x = apply(info, x)
+    return inputs, x
+
+
+def _down(infos, inputs, r):
+    for info, x_in in zip(reversed(infos), reversed(inputs), strict=True):
+        if isinstance(info.layer, ReLU):
+            r = jnp.maximum(r, 0)
+        elif isinstance(info.layer, Residual):
+            x, block_in, shortcut_in = x_in
+            r = _down(info.block, block_in, r) + _down(info.shortcut, shortcut_in, r)
+        elif not isinstance(info.layer, Smooth | Poly):
+            # Conv (bias-free, so linear), BatchNorm's gain, pools (max: at the recorded input,
+            # i.e. through its switches), GlobalAvgPool, Flatten, Dense: the transpose
+            _, pullback = jax.vjp(lambda z, info=info: apply(info, z, bias=False), x_in)
+            (r,) = pullback(r)
+    return r
 
 
 def deconvnet(
@@ -36,27 +59,30 @@ def deconvnet(
     * Conv: transposed filters, :math:`r'[v, c] = \\sum_{s q + u = v} \\sum_k r[q, k] w[u, c, k]`
       (no bias);
     * max Pool: unpool with the switches (each value back to its window's argmax, zeros
-      elsewhere); avg Pool: spread ``r / size**2`` over the window (its transpose);
-    * ReLU: rectify the signal, :math:`r' = \\max(r, 0)`.
+      elsewhere); avg Pool: spread ``r / window**2`` over the window (its transpose);
+    * BatchNorm, GlobalAvgPool, Flatten, Dense: their (bias-free) transpose;
+    * Residual: the sum of the projections down both paths;
+    * ReLU: rectify the signal, :math:`r' = \\max(r, 0)`; Smooth and Poly pass it through.
 
     For a network with no pooling and no ReLU this is the transpose of its Jacobian, i.e. the
     input gradient of ``<signal, response>``.
 
     Args:
       layers: the layer list.
-      layer: 0-based index of a Conv in ``layers``.
+      layer: index or path (e.g. ``(3, 'block', 1)``) of the layer whose units to project.
       image: one image ``(H, W, C)``; ``vmap`` for a batch.
       keep: which activations form the top signals when ``signal`` is None: 'map' keeps the
         whole feature map of unit ``k`` for signal ``k`` (all other units zeroed); 'max' keeps
         only its largest activation.
-      signal: optional explicit top signals ``(S, H', W', K)``, of the layer's response shape.
+      signal: optional explicit top signals ``(S, H', W', K)`` (``(S, K)`` after a flatten),
+        of the layer's response shape.
 
     Returns:
       Array ``(S, H, W, C)``: one projection per signal (``S = K`` units by default).
 
     Raises:
-      ValueError: ``layer`` out of range or not a Conv, unknown ``keep``, a Pool that does not
-        divide its map, mismatched channels, or ``signal`` of the wrong shape.
+      ValueError: ``layer`` out of range or a Flatten, unknown ``keep``, a layer that does not
+        fit its map, mismatched channels, or ``signal`` of the wrong shape.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -65,54 +91,34 @@ def deconvnet(
       >>> deconvnet(net, 3, jnp.ones((8, 8, 1))).shape
       (6, 8, 8, 1)
     """
-    check_layers(layers)
-    check_index(layers, layer)
     if keep not in DECONV_KEEP:
         raise ValueError(f"keep must be one of {DECONV_KEEP}, got {keep!r}")
-    image = jnp.asarray(image)
+    image = as_real_float(image, "image")
     if image.ndim != 3:
         raise ValueError(f"image must have shape (H, W, C), got shape {image.shape}")
-    x = as_float_images(image[None])
-    layer_shapes(layers, x.shape[1:], layer)
-    inputs = []
-    for lyr in layers[: layer + 1]:
-        inputs.append(x)
-        x = apply_layer(lyr, x)
-    response = x[0]  # (H', W', K)
+    sub = chain(describe(layers, image.shape), layer)
+    if isinstance(sub[-1].layer, Flatten):
+        raise ValueError(f"layer {layer!r} is a Flatten; project the layer before it")
+    inputs, x = _up(sub, image[None])
+    response = x[0]  # (H', W', K), or (K,) after a flatten
+    n_units = response.shape[-1]
     if signal is None:
-        n_units = response.shape[-1]
         eye = jnp.eye(n_units, dtype=response.dtype)
-        signal = response[None] * eye[:, None, None, :]
+        expand = (slice(None),) + (None,) * (response.ndim - 1) + (slice(None),)
+        mask = eye[expand]
+        signal = response[None] * mask
         if keep == "max":
             flat = signal.reshape(n_units, -1)
-            top = jnp.argmax(
-                jnp.where(eye[:, None, None, :] > 0, signal, -jnp.inf).reshape(n_units, -1), axis=1
-            )
+            top = jnp.argmax(jnp.where(mask > 0, signal, -jnp.inf).reshape(n_units, -1), axis=1)
             signal = (flat * jax.nn.one_hot(top, flat.shape[1], dtype=flat.dtype)).reshape(
                 signal.shape
             )
     else:
-        signal = jnp.asarray(signal)
-        if signal.ndim != 4 or signal.shape[1:] != response.shape:
+        signal = as_real_float(signal, "signal")
+        if signal.ndim != response.ndim + 1 or signal.shape[1:] != response.shape:
             raise ValueError(
                 f"signal must have shape (S, {', '.join(map(str, response.shape))}) (the "
-                f"response of layers[{layer}]), got shape {signal.shape}"
+                f"response of {sub[-1].name}), got shape {signal.shape}"
             )
         signal = signal.astype(response.dtype)
-
-    def down(r: Array) -> Array:
-        r = r[None]
-        for lyr, x_in in zip(reversed(layers[: layer + 1]), reversed(inputs), strict=True):
-            if isinstance(lyr, ReLU):
-                r = jnp.maximum(r, 0)
-            else:  # Conv (bias-free, so linear) or Pool: its transpose at the recorded input
-                if isinstance(lyr, Pool):
-                    _, pullback = jax.vjp(lambda z, lyr=lyr: apply_layer(lyr, z), x_in)
-                else:
-                    _, pullback = jax.vjp(
-                        lambda z, lyr=lyr: apply_layer(lyr, z, bias=False), jnp.zeros_like(x_in)
-                    )
-                (r,) = pullback(r)
-        return r[0]
-
-    return jax.vmap(down)(signal)
+    return jax.vmap(lambda r: _down(sub, inputs, r[None])[0])(signal)

@@ -3,9 +3,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import decoding_jax._decode as decode_module
+import decoding_jax._substitute as substitute_module
 from decoding_jax import (
     Conv,
+    Flatten,
     Pool,
     ReLU,
     decode,
@@ -126,7 +127,7 @@ def test_folded_and_unfolded_orders_agree(monkeypatch, stride):
     with jax.enable_x64(True):
         net = jax.tree.map(jnp.asarray, net)
         for fold in (True, False):
-            monkeypatch.setattr(decode_module, "_fold_is_cheaper", lambda *_, f=fold: f)
+            monkeypatch.setattr(substitute_module, "_fold_is_cheaper", lambda *_, f=fold: f)
             results.append(np.asarray(decode(net, 4, unpool="bicubic")))
     ref = oracles.decode(jax.tree.map(np.asarray, net), 4, "bicubic")
     for d in results:
@@ -205,8 +206,8 @@ def test_response_error_closed_forms():
 
 def test_decode_errors():
     net = _lenet(0)
-    with pytest.raises(ValueError, match=r"layer must index a Conv layer, got layers\[1\] = Pool"):
-        decode(net, 1)
+    with pytest.raises(ValueError, match=r"layers\[7\] \(Flatten\), whose units are positions"):
+        decode([*net, Flatten()], 7)
     with pytest.raises(ValueError, match=r"layer must be a 0-based index in \[0, 6\]"):
         decode(net, 7)
     with pytest.raises(ValueError, match="0-based index"):
@@ -215,10 +216,12 @@ def test_decode_errors():
         decode(net, 2.0)
     with pytest.raises(ValueError, match="unpool must be one of"):
         decode(net, 2, unpool="lanczos")
-    with pytest.raises(ValueError, match=r"Pool\) size 2 does not divide its 5x5"):
+    with pytest.raises(
+        ValueError, match=r"layers\[4\] \(Conv\): its 4x4 window is larger than its 2x2"
+    ):
         decode(net, 4, input_shape=(22, 22, 1))
     bad = [Conv(jnp.ones((3, 3, 1, 4))), Pool(2), Conv(jnp.ones((3, 3, 5, 2)))]
-    with pytest.raises(ValueError, match="expects 5 input channels .* produce 4 channels"):
+    with pytest.raises(ValueError, match="expects 5 input channels .* give 4"):
         decode(bad, 2)
 
 

@@ -48,8 +48,6 @@ def test_forward_errors():
     rng = np.random.default_rng(2)
     net = _net(rng)
     x = jnp.ones((1, 18, 18, 2))
-    with pytest.raises(ValueError, match="does not divide"):
-        forward(net, jnp.ones((1, 17, 17, 2)))
     with pytest.raises(ValueError, match="mismatched channel counts"):
         forward(net, jnp.ones((1, 18, 18, 3)))
     bad = [Conv(jnp.ones((3, 3, 2, 3))), Conv(jnp.ones((3, 3, 4, 1)))]
@@ -57,7 +55,7 @@ def test_forward_errors():
         forward(bad, x)
     with pytest.raises(ValueError, match=r"upto must be a 0-based index in \[0, 5\]"):
         forward(net, x, upto=6)
-    with pytest.raises(TypeError, match=r"layers\[1\] must be a Conv, Pool or ReLU"):
+    with pytest.raises(TypeError, match=r"layers\[1\] must be one of the layer types"):
         forward([net[0], "pool"], x)
     with pytest.raises(ValueError, match=r"images must have shape \(N, H, W, C\)"):
         forward(net, jnp.ones((18, 18, 2)))
