@@ -42,6 +42,49 @@ def imresize(x, factor, method):
     return out
 
 
+def _coordinate(v, factor, window):
+    """Where output pixel v of an unpooling sits on the pooled grid: pooled value q is at the
+    centre of its window, factor q + (window - 1) / 2."""
+    return (v - (window - 1) / 2) / factor
+
+
+def unpool_1d(x, factor, window, method):
+    """1-D unpooling of a pooling with ``window`` and stride ``factor``, one pixel at a time."""
+    n = len(x)
+    out = np.zeros(factor * (n - 1) + window)
+    for v in range(len(out)):
+        if method == "transpose":
+            out[v] = sum(x[q] for q in range(n) if 0 <= v - factor * q < window)
+            continue
+        u = _coordinate(v, factor, window)
+        if method == "nearest":
+            out[v] = x[min(max(int(np.floor(u + 0.5)), 0), n - 1)]
+            continue
+        acc = norm = 0.0
+        for j in range(int(np.floor(u)) - 3, int(np.floor(u)) + 4):
+            acc += kernel(method, u - j) * x[min(max(j, 0), n - 1)]
+            norm += kernel(method, u - j)
+        out[v] = acc / norm
+    return out
+
+
+def unpool_2d(x, factor, window, method):
+    """2-D interpolating unpooling with the separable kernel, one output pixel at a time."""
+    h, w = x.shape
+    out = np.zeros((factor * (h - 1) + window, factor * (w - 1) + window))
+    for oy in range(out.shape[0]):
+        for ox in range(out.shape[1]):
+            uy, ux = _coordinate(oy, factor, window), _coordinate(ox, factor, window)
+            acc = norm = 0.0
+            for jy in range(int(np.floor(uy)) - 3, int(np.floor(uy)) + 4):
+                for jx in range(int(np.floor(ux)) - 3, int(np.floor(ux)) + 4):
+                    k = kernel(method, uy - jy) * kernel(method, ux - jx)
+                    acc += k * x[min(max(jy, 0), h - 1), min(max(jx, 0), w - 1)]
+                    norm += k
+            out[oy, ox] = acc / norm
+    return out
+
+
 def conv(x, w, b=None, stride=1):
     """VALID cross-correlation of one (H, W, C) image with HWIO filters."""
     kh, kw, cin, cout = w.shape
