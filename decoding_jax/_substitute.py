@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from cnn_layers._describe import LayerInfo
 from cnn_layers._forward import as_real_float
@@ -27,6 +28,8 @@ from cnn_layers._layers import (
 from decoding_jax._unpool import resize_matrix
 
 _FOLD_LIMIT = 1 << 24  # elements of a folded filter bank
+# below this many output channels (an image's few), the factored matmuls beat XLA's convolution
+_CONV_MIN_CHANNELS = 4
 
 
 class Bank(NamedTuple):
@@ -88,11 +91,31 @@ def _shift(off, step_off, stride):
     return tuple(stride * o + s for o, s in zip(off, step_off, strict=True))
 
 
+def _transposed_conv(t, w, stride: int):
+    """``out[n, v, c] = sum_{s q + u = v} sum_j t[n, q, j] w[u, c, j]`` as one XLA convolution
+    (the input dilated by the stride, fully padded, the kernel flipped)."""
+    kh, kw = w.shape[:2]
+    return lax.conv_general_dilated(
+        t,
+        jnp.flip(w, (0, 1)).swapaxes(2, 3),
+        (1, 1),
+        ((kh - 1, kh - 1), (kw - 1, kw - 1)),
+        lhs_dilation=(stride, stride),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+
+
 def substitute(bank: Bank, w, stride: int, pads) -> Bank:
     """Through a conv: ``D'[v, c] = sum_{s q + u = v} sum_j D[q, j] w[u, c, j]``."""
     t, my, mx, _ = bank
     kh, kw, cin, _ = w.shape
     n, a, b, _ = t.shape
+    off = None if pads is None else (pads[0][0], pads[1][0])
+    if _is_eye(my) and _is_eye(mx) and cin >= _CONV_MIN_CHANNELS:
+        # dense maps: XLA's convolution is many times faster than the factored matmuls here
+        t = _transposed_conv(t, w, stride)
+        eye_y, eye_x = np.eye(t.shape[1]), np.eye(t.shape[2])
+        return Bank(t, eye_y, eye_x, _shift(bank.off, off, stride))
     px = _placement(mx, kw, stride)
     if _fold_is_cheaper(t.shape, w.shape, my.shape[0], px.shape[0], stride):
         # fold the column unpooling + placement into the filters: the channel sum and the
@@ -110,7 +133,6 @@ def substitute(bank: Bank, w, stride: int, pads) -> Bank:
         t, my = collapse_rows(t, my), np.eye(my.shape[0])
     if mx.shape[1] > mx.shape[0]:
         t, mx = collapse_cols(t, mx), np.eye(mx.shape[0])
-    off = None if pads is None else (pads[0][0], pads[1][0])
     return Bank(t, my, mx, _shift(bank.off, off, stride))
 
 
