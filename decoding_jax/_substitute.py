@@ -159,16 +159,20 @@ def add_paths(b: Bank, s: Bank, name: str) -> Bank:
     ]
     maps = []
     for bank in (b, s):
-        my = _pad_frame(bank.my, tops[0] - bank.off[0], sizes[0])
-        mx = _pad_frame(bank.mx, tops[1] - bank.off[1], sizes[1])
+        tops_here = [top - o for top, o in zip(tops, bank.off, strict=True)]
+        if _is_eye(bank.my) and _is_eye(bank.mx):  # dense maps: place them by padding
+            pads = [
+                (top, size - top - n)
+                for top, size, n in zip(tops_here, sizes, bank.t.shape[1:3], strict=True)
+            ]
+            maps.append(jnp.pad(bank.t, ((0, 0), *pads, (0, 0))))
+            continue
+        my = _pad_frame(bank.my, tops_here[0], sizes[0])
+        mx = _pad_frame(bank.mx, tops_here[1], sizes[1])
         maps.append(dense_maps(Bank(bank.t, my, mx, None)))
     dtype = jnp.result_type(*maps)
-    return Bank(
-        maps[0].astype(dtype) + maps[1].astype(dtype),
-        np.eye(sizes[0]),
-        np.eye(sizes[1]),
-        tuple(tops),
-    )
+    total = maps[0].astype(dtype) + maps[1].astype(dtype)
+    return Bank(total, np.eye(sizes[0]), np.eye(sizes[1]), tuple(tops))
 
 
 def down(infos, bank: Bank, *, method: str, avg_weighting: bool, dtype) -> Bank:

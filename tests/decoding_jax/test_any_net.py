@@ -94,11 +94,14 @@ def _interior(g, out_hw, image_hw):
     return masks[0][:, None] & masks[1][None, :]
 
 
+@pytest.mark.parametrize("fold", [False, True])
 @pytest.mark.parametrize("name", list(NETS))
-def test_decoded_response_is_the_linear_network(name):
+def test_decoded_response_is_the_linear_network(name, fold):
     make, shape = NETS[name]
     rng = np.random.default_rng(0)
     net = make(rng)
+    if fold:
+        net = jax.tree.map(np.asarray, fold_batchnorms(net))
     images = rng.normal(size=(2, *shape))
     with jax.enable_x64(True):
         jnet = jax.tree.map(jnp.asarray, net)
