@@ -50,7 +50,8 @@ def fold_batchnorm(layer: Conv | Dense, bn: BatchNorm) -> Conv | Dense:
         )
     dtype = jnp.result_type(layer.w, bn.mean, float)
     g, h = bn.gain_and_shift(dtype)
-    w = jnp.asarray(layer.w, dtype) * g
+    w = jnp.asarray(layer.w, dtype)
+    w = w * jnp.reshape(g, (1,) * (w.ndim - 1) + (-1,))
     b = h if layer.b is None else g * jnp.asarray(layer.b, dtype) + h
     return dataclasses.replace(layer, w=w, b=b)
 

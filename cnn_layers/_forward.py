@@ -55,6 +55,12 @@ def _weight(w, dtype, name):
     return as_real_float(w, name, dtype).astype(dtype)
 
 
+def per_channel(v: Array, ndim: int) -> Array:
+    """A ``(C,)`` vector shaped to broadcast over the last axis of an ``ndim``-D array
+    (explicitly, so it also works under ``jax_numpy_rank_promotion='raise'``)."""
+    return jnp.reshape(v, (1,) * (ndim - 1) + (-1,))
+
+
 def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) -> Array:
     """One walked layer on a batch (``(N, H, W, C)``, or ``(N, D)`` after a flatten)."""
     layer, dtype = info.layer, x.dtype
@@ -67,7 +73,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
             dimension_numbers=_DIMS,
         )
         if bias and layer.b is not None:
-            y = y + _weight(layer.b, dtype, f"{info.name}.b")
+            y = y + per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y.ndim)
         return y
     if isinstance(layer, Pool):
         window, strides = (1, layer.window, layer.window, 1), (1, layer.stride, layer.stride, 1)
@@ -77,7 +83,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
         summed = lax.reduce_window(x, jnp.zeros((), dtype), lax.add, window, strides, pads)
         return summed / layer.window**2
     if isinstance(layer, BatchNorm):
-        g, h = layer.gain_and_shift(dtype)
+        g, h = (per_channel(v, x.ndim) for v in layer.gain_and_shift(dtype))
         return x * g + h if bias else x * g
     if isinstance(layer, GlobalAvgPool):
         return global_avg_pool(x)
@@ -86,7 +92,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
     if isinstance(layer, Dense):
         y = flatten(x) @ _weight(layer.w, dtype, f"{info.name}.w")
         if bias and layer.b is not None:
-            y = y + _weight(layer.b, dtype, f"{info.name}.b")
+            y = y + per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y.ndim)
         return y
     if isinstance(layer, Residual):
         return run(info.block, x, bias=bias, relu=relu) + run(

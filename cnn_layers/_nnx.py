@@ -101,7 +101,7 @@ def _conv(m: nnx.Conv, where: str, flat: bool):
         block = jnp.arange(cin)[:, None] // w.shape[2] == jnp.arange(cout)[None, :] // (
             cout // groups
         )
-        w = jnp.tile(w, (1, 1, groups, 1)) * block.astype(w.dtype)
+        w = jnp.tile(w, (1, 1, groups, 1)) * block[None, None].astype(w.dtype)
     d = _isotropic(m.kernel_dilation or 1, where, what, "kernel_dilation")
     if d > 1:  # a dilated kernel is the kernel with d - 1 zeros between taps
         kh, kw = w.shape[:2]
