@@ -5,6 +5,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxtyping import Array, Float
 
@@ -29,6 +30,11 @@ _DIMS = ("NHWC", "HWIO", "NHWC")
 def as_real_float(x, name: str, dtype=None) -> Array:
     """``x`` as a real floating array: integers promoted explicitly (to ``dtype``, else the
     default float), complex refused (a TypeError naming ``name``)."""
+    dtype_of = getattr(x, "dtype", None)
+    if dtype_of is None or not jnp.issubdtype(dtype_of, jnp.number):
+        x = np.asarray(x)  # a list or a non-numeric array: read its dtype without jax
+        if not jnp.issubdtype(x.dtype, jnp.number):
+            raise TypeError(f"{name} must be a real number array, got dtype {x.dtype}")
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(f"{name} must be real, got the complex dtype {x.dtype}")
@@ -139,9 +145,10 @@ def forward(
       GlobalAvgPool or Dense.
 
     Raises:
-      TypeError: an element that is not a layer, complex images.
-      ValueError: images that are not 4-D, channels that do not chain, a window larger than
-        its map, residual paths of different shapes, ``upto`` out of range.
+      TypeError: an element that is not a layer, complex or non-numeric images.
+      ValueError: images that are not 4-D (or have no pixels or channels), channels that do
+        not chain, a window larger than its map, residual paths of different shapes, ``upto``
+        out of range.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -151,8 +158,10 @@ def forward(
       (1, 2)
     """
     images = as_real_float(images, "images")
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C), got shape {images.shape}")
+    if images.ndim != 4 or min(images.shape[1:]) < 1:
+        raise ValueError(
+            f"images must have shape (N, H, W, C) with H, W, C >= 1, got shape {images.shape}"
+        )
     infos = describe(layers, images.shape[1:])
     sub = infos if upto is None else chain(infos, upto, name="upto")
     return run(sub, images, bias=bias, relu=relu)

@@ -244,6 +244,9 @@ BAD_FORWARD = {
     "images rank 5": ([ReLU()], np.zeros((1,) * 5), {}, ValueError, r"images must have shape"),
     "images complex": ([ReLU()], x8 + 1j, {}, TypeError, r"images must be real.*complex"),
     "images bool": ([ReLU()], x8 > 0, {}, TypeError, r"images must be a real number.*bool"),
+    "images str": ([ReLU()], np.array(["a"]), {}, TypeError, r"images must be a real number"),
+    "images objects": ([ReLU()], [[[[None]]]], {}, TypeError, r"images must be a real number"),
+    "images empty": ([ReLU()], np.zeros((1, 0, 8, 2)), {}, ValueError, r"images must have .*>= 1"),
     "channels of images": (
         [conv3],
         x8,
