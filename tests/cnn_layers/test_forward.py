@@ -452,7 +452,17 @@ BAD_FORWARD = {
         x8,
         {"upto": (0, "side", 0)},
         TypeError,
-        r"\(3, 'block', 1\)",
+        r"upto must be an int index into layers or a path .*\(3, 'block', 1\).*got \(0, 'side'",
+    ),
+    "upto str": ([ReLU()], x8, {"upto": "a"}, TypeError, r"upto must be an int index.*got 'a'"),
+    "upto float": ([ReLU()], x8, {"upto": 1.0}, TypeError, r"upto must be an int index.*1\.0"),
+    "upto bool": ([ReLU()] * 2, x8, {"upto": True}, TypeError, r"upto must be an int index"),
+    "upto path without index": (
+        [Residual([ReLU()])],
+        x8,
+        {"upto": (0, "block")},
+        TypeError,
+        r"upto must be an int index",
     ),
 }
 
