@@ -1,5 +1,6 @@
 """The forward pass of a layer list: the network the lenses describe."""
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from cnn_layers._layers import (
     Dense,
     Flatten,
     GlobalAvgPool,
+    Poly,
     Pool,
     ReLU,
     Residual,
@@ -106,7 +108,10 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
         )
     if isinstance(layer, ReLU):
         return layer(x) if relu else x
-    return layer(x)  # Smooth, Poly
+    if isinstance(layer, Poly):  # real coefficients, in the map's dtype
+        coeffs = _weight(layer.coeffs, dtype, f"{info.name}.coeffs")
+        return dataclasses.replace(layer, coeffs=coeffs)(x)
+    return layer(x)  # Smooth
 
 
 def run(infos: Sequence[LayerInfo], x: Array, *, bias: bool = True, relu: bool = True) -> Array:

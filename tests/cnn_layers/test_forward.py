@@ -474,6 +474,13 @@ BAD_FORWARD = {
         r"layers\[0\] \(BatchNorm\): scale must be None or an array",
     ),
     "poly coeffs None": ([Poly(None)], x8, {}, TypeError, r"layers\[0\] \(Poly\): coeffs must"),
+    "poly coeffs complex": (
+        [Poly(np.array([0.0, 1.0 + 1j]))],
+        x8,
+        {},
+        TypeError,
+        r"layers\[0\]\.coeffs must be real, got the complex dtype",
+    ),
     "upto too large": ([ReLU()] * 3, x8, {"upto": 3}, ValueError, r"upto must be .*\[0, 2\]"),
     "upto negative": ([ReLU()] * 3, x8, {"upto": -1}, ValueError, r"upto must be .*got -1"),
     "upto path out of range": (
