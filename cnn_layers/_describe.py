@@ -269,6 +269,7 @@ def describe(
       (['28x28x4', '14x14x4'], ((1, 1), (1, 1)))
     """
     if not isinstance(layers, list | tuple) or not layers:
-        raise ValueError(f"layers must be a non-empty list of layers, got {layers!r}")
+        got = repr(layers) if isinstance(layers, list | tuple) else f"a {type(layers).__name__}"
+        raise ValueError(f"layers must be a non-empty list of layers, got {got}")
     infos, _ = _walk(layers, _input_map(input_shape), "layers", ())
     return infos

@@ -403,6 +403,14 @@ BAD_FORWARD = {
         r"layers\[0\]\.block\[1\] must be one of the layer types",
     ),
     "no layers": ([], x8, {}, ValueError, r"layers must be a non-empty list"),
+    "one layer, not a list": (
+        Conv(np.ones((3, 3, 2, 1))),
+        x8,
+        {},
+        ValueError,
+        r"^layers must be a non-empty list of layers, got a Conv$",  # not its weights' repr
+    ),
+    "a dict of layers": ({"conv": conv2}, x8, {}, ValueError, r"got a dict$"),
     "conv weights complex": (
         [Conv(np.ones((3, 3, 2, 1)) * 1j)],
         x8,
