@@ -205,12 +205,12 @@ def _step(layer, shape: MapShape, name: str, path: tuple, prefix: str) -> LayerI
         out = MapShape(1, 1, o, True)
         return LayerInfo(layer, name, path, shape, out, window, 1, ((0, 0), (0, 0)))
     if isinstance(layer, BatchNorm):
-        _check_channels(name, kind, layer.channels, shape.c)
-        if shape.flat and (shape.h, shape.w) != (1, 1):
+        if shape.flat and (shape.h, shape.w) != (1, 1):  # e.g. a BatchNorm1d over H W C
             raise ValueError(
                 f"{name} (BatchNorm) follows a Flatten of a {shape} map: its features are "
                 f"positions, not channels; put the BatchNorm before the Flatten"
             )
+        _check_channels(name, kind, layer.channels, shape.c)
         c = layer.channels if shape.c is None else shape.c
         out = shape._replace(c=c)
         return LayerInfo(layer, name, path, shape, out, (1, 1), 1, ((0, 0), (0, 0)))
