@@ -88,7 +88,9 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
         pads = ((0, 0),) + info.pads + ((0, 0),)
         if layer.kind == "max":
             return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pads)
-        summed = lax.reduce_window(x, jnp.zeros((), dtype), lax.add, window, strides, pads)
+        # a concrete (numpy) zero: lax then uses its differentiable windowed sum; a jnp zero
+        # gives the generic reduce_window, which has no reverse-mode derivative
+        summed = lax.reduce_window(x, np.zeros((), dtype), lax.add, window, strides, pads)
         return summed / layer.window**2
     if isinstance(layer, BatchNorm):
         g, h = (per_channel(v, x.ndim) for v in layer.gain_and_shift(dtype))

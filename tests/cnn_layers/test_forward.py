@@ -545,3 +545,25 @@ def test_bad_input_is_caught_at_trace_time_under_jit():
         jax.jit(forward)(layers, images)
     with pytest.raises(TypeError, match=r"layers\[0\]\.w must be real"):
         jax.jit(forward)([Conv(jnp.ones((3, 3, 2, 1), jnp.complex64))], x8)
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_pools_are_differentiable(kind):
+    # the input gradient of a sum of pooled values: how often each pixel is counted
+    x = np.random.default_rng(9).normal(size=(1, 5, 5, 1))
+    pool = Pool(3, kind, 2, "SAME")
+    total = lambda x: forward([pool], x).sum()
+    with jax.enable_x64(True):
+        x = jnp.asarray(x)
+        grad = jax.grad(total)(x)
+        np.testing.assert_array_equal(jax.jit(jax.grad(total))(x), grad)
+        if kind == "avg":
+            counts = np.array([1, 2, 1, 2, 1])  # windows [-1, 2), [1, 4), [3, 6) per axis
+            np.testing.assert_allclose(grad[0, :, :, 0], np.outer(counts, counts) / 9, rtol=1e-15)
+            return
+        assert float(grad.sum()) == 9  # one winner per window
+        eps = 1e-6  # finite differences at a generic point
+        for i, j in [(0, 0), (2, 3), (4, 4)]:
+            bump = jnp.zeros_like(x).at[0, i, j, 0].set(eps)
+            fd = (total(x + bump) - total(x - bump)) / (2 * eps)
+            np.testing.assert_allclose(grad[0, i, j, 0], fd, atol=1e-8)
