@@ -66,7 +66,13 @@ def fold_batchnorm(layer: Conv | Dense, bn: BatchNorm) -> Conv | Dense:
 
 def fold_batchnorms(layers: Sequence[Any]) -> list:
     """Folds every BatchNorm that directly follows a Conv or Dense in the same list (residual
-    paths included); other BatchNorms stay."""
+    paths included); other BatchNorms stay.
+
+    Raises:
+      TypeError: ``layers`` is not a list.
+    """
+    if not isinstance(layers, list | tuple):
+        raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
     out = []
     for layer in layers:
         if isinstance(layer, Residual):

@@ -161,6 +161,11 @@ FOLD_ERRORS = {
         TypeError,
         r"bn\.mean must be real",
     ),
+    "layers not a list": (
+        lambda: fold_batchnorms(Conv(np.ones((1, 1, 1, 1)))),
+        TypeError,
+        r"layers must be a list of layers, got Conv",
+    ),
 }
 
 
