@@ -422,3 +422,27 @@ def test_other_errors(case):
     model = make()
     with pytest.raises(error, match=pattern):
         from_nnx(model)
+
+
+class Stack(nnx.Module):
+    """Blocks kept in an nnx.List (Flax 0.12's container for a list of modules)."""
+
+    def __init__(self, rngs):
+        self.blocks = nnx.List([Block(2, 2, 1, rngs), Block(2, 3, 2, rngs)])
+
+    def __call__(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def as_layers(self):
+        return self.blocks
+
+
+def test_nnx_list_in_as_layers_and_as_an_item():
+    with jax.enable_x64(True):
+        model = _randomize(Stack(nnx.Rngs(8)))
+        layers = _check(model, _x(9, (1, 7, 6, 2)), fold=(True,))
+        assert [type(layer) for layer in layers] == [Residual, ReLU, Residual, ReLU]
+        nested = from_nnx([model.blocks, nnx.relu])  # an nnx.List among the items
+        assert [type(layer) for layer in nested] == [Residual, ReLU, Residual, ReLU, ReLU]
