@@ -176,9 +176,9 @@ def _items(items, where: str, flat: bool):
 
 def _convert(obj: Any, where: str, flat: bool) -> tuple[list, bool]:
     if isinstance(obj, Residual):
-        block, _ = _items(obj.block, f"{where}.block", flat)
-        shortcut, _ = _items(obj.shortcut, f"{where}.shortcut", flat)
-        return [Residual(block, shortcut)], flat
+        block, block_flat = _items(obj.block, f"{where}.block", flat)
+        shortcut, shortcut_flat = _items(obj.shortcut, f"{where}.shortcut", flat)
+        return [Residual(block, shortcut)], block_flat or shortcut_flat  # paths that pool
     if isinstance(obj, LAYER_TYPES):
         return [obj], flat or isinstance(obj, Flatten | GlobalAvgPool | Dense)
     if isinstance(obj, _LISTS):

@@ -446,3 +446,25 @@ def test_nnx_list_in_as_layers_and_as_an_item():
         assert [type(layer) for layer in layers] == [Residual, ReLU, Residual, ReLU]
         nested = from_nnx([model.blocks, nnx.relu])  # an nnx.List among the items
         assert [type(layer) for layer in nested] == [Residual, ReLU, Residual, ReLU, ReLU]
+
+
+class PooledSum(nnx.Module):
+    """A residual whose paths end in a global pool, then a Linear on the vector."""
+
+    def __init__(self, rngs):
+        self.conv = nnx.Conv(2, 2, (3, 3), **F64, rngs=rngs)
+        self.head = nnx.Linear(2, 3, **F64, rngs=rngs)
+
+    def __call__(self, x):
+        pooled = cnn_layers.global_avg_pool
+        return self.head(pooled(self.conv(x)) + pooled(x))
+
+    def as_layers(self):
+        pooled = cnn_layers.global_avg_pool
+        return [Residual([self.conv, pooled], [pooled]), self.head]
+
+
+def test_linear_after_a_residual_that_pools_is_a_dense():
+    with jax.enable_x64(True):
+        layers = _check(_randomize(PooledSum(nnx.Rngs(9))), _x(10, (2, 6, 5, 2)), fold=(True,))
+        assert isinstance(layers[1], Dense)
