@@ -174,3 +174,15 @@ def test_fold_errors(case):
     make, error, pattern = FOLD_ERRORS[case]
     with pytest.raises(error, match=pattern):
         make()
+
+
+def test_fold_batchnorms_under_jit():
+    rng = np.random.default_rng(3)
+    net = [Conv(rng.normal(size=(3, 3, 1, 2))), _bn(rng, 2), ReLU(), Residual([_bn(rng, 2)])]
+    with jax.enable_x64(True):
+        net = jax.tree.map(jnp.asarray, net)
+        folded = jax.jit(fold_batchnorms)(net)  # a list of layers in, a list of layers out
+        assert [type(layer) for layer in folded] == [Conv, ReLU, Residual]
+        np.testing.assert_allclose(folded[0].w, fold_batchnorms(net)[0].w, rtol=1e-15)
+        g, h = jax.jit(BatchNorm.gain_and_shift)(net[1])
+        np.testing.assert_allclose(g, net[1].scale / jnp.sqrt(net[1].var + 1e-3), rtol=1e-14)

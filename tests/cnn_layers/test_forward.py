@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import cnn_layers
 from cnn_layers import (
     BatchNorm,
     Conv,
@@ -567,3 +568,13 @@ def test_pools_are_differentiable(kind):
             bump = jnp.zeros_like(x).at[0, i, j, 0].set(eps)
             fd = (total(x + bump) - total(x - bump)) / (2 * eps)
             np.testing.assert_allclose(grad[0, i, j, 0], fd, atol=1e-8)
+
+
+def test_flatten_and_global_avg_pool_functions():
+    x = np.random.default_rng(10).normal(size=(2, 3, 4, 5))
+    with jax.enable_x64(True):
+        flat = jax.jit(cnn_layers.flatten)(jnp.asarray(x))
+        pooled = jax.jit(cnn_layers.global_avg_pool)(jnp.asarray(x))
+    np.testing.assert_array_equal(flat, x.reshape(2, 60))  # row-major (h, w, c)
+    np.testing.assert_allclose(pooled, x.mean(axis=(1, 2)), rtol=1e-14)
+    np.testing.assert_array_equal(flat, oracles.forward([Flatten()], x))
