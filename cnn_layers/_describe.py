@@ -17,6 +17,7 @@ from cnn_layers._layers import (
     Dense,
     Flatten,
     GlobalAvgPool,
+    Poly,
     Pool,
     Residual,
     _is_int,
@@ -137,10 +138,32 @@ def _walk(layers, in_shape: MapShape, prefix: str, base: tuple) -> tuple[tuple, 
     return tuple(infos), shape
 
 
+# The array fields of each layer type: (field, required). The constructors accept any leaf
+# (JAX rebuilds layers with placeholder leaves); the walk insists on arrays.
+_ARRAY_FIELDS = {
+    Conv: (("w", True), ("b", False)),
+    Dense: (("w", True), ("b", False)),
+    BatchNorm: (("mean", True), ("var", True), ("scale", False), ("offset", False)),
+    Poly: (("coeffs", True),),
+}
+
+
+def _check_arrays(layer, name: str, kind: str) -> None:
+    for field, required in _ARRAY_FIELDS.get(type(layer), ()):
+        value = getattr(layer, field)
+        if _shape(value) is None and (required or value is not None):
+            what = "an array" if required else "None or an array"
+            raise TypeError(
+                f"{name} ({kind}): {field} must be {what} (jax or numpy), got "
+                f"{type(value).__name__}"
+            )
+
+
 def _step(layer, shape: MapShape, name: str, path: tuple, prefix: str) -> LayerInfo:
     kind = type(layer).__name__
     if not isinstance(layer, LAYER_TYPES):
         raise TypeError(f"{name} must be one of the layer types {type_names()}; got {kind}")
+    _check_arrays(layer, name, kind)
     spatial = isinstance(layer, Conv | Pool | GlobalAvgPool | Flatten | Residual)
     if spatial and shape.flat:
         raise ValueError(
@@ -182,12 +205,12 @@ def _step(layer, shape: MapShape, name: str, path: tuple, prefix: str) -> LayerI
         out = MapShape(1, 1, o, True)
         return LayerInfo(layer, name, path, shape, out, window, 1, ((0, 0), (0, 0)))
     if isinstance(layer, BatchNorm):
-        _check_channels(name, kind, layer.channels, shape.c)
-        if shape.flat and (shape.h, shape.w) != (1, 1):
+        if shape.flat and (shape.h, shape.w) != (1, 1):  # e.g. a BatchNorm1d over H W C
             raise ValueError(
                 f"{name} (BatchNorm) follows a Flatten of a {shape} map: its features are "
                 f"positions, not channels; put the BatchNorm before the Flatten"
             )
+        _check_channels(name, kind, layer.channels, shape.c)
         c = layer.channels if shape.c is None else shape.c
         out = shape._replace(c=c)
         return LayerInfo(layer, name, path, shape, out, (1, 1), 1, ((0, 0), (0, 0)))
@@ -232,7 +255,8 @@ def describe(
       One :class:`LayerInfo` per top-level layer (a Residual's carries its paths' walks).
 
     Raises:
-      TypeError: an element that is not a layer of the vocabulary.
+      TypeError: an element that is not a layer of the vocabulary, or a layer whose weights
+        or statistics are not arrays.
       ValueError: channels that do not chain, a window larger than its map, a Dense whose
         input size is not the map's, a layer that needs a map after a flatten, residual paths
         of different shapes, a bad ``input_shape``.
@@ -245,6 +269,7 @@ def describe(
       (['28x28x4', '14x14x4'], ((1, 1), (1, 1)))
     """
     if not isinstance(layers, list | tuple) or not layers:
-        raise ValueError(f"layers must be a non-empty list of layers, got {layers!r}")
+        got = repr(layers) if isinstance(layers, list | tuple) else f"a {type(layers).__name__}"
+        raise ValueError(f"layers must be a non-empty list of layers, got {got}")
     infos, _ = _walk(layers, _input_map(input_shape), "layers", ())
     return infos

@@ -6,9 +6,12 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from cnn_layers._forward import as_real_float
 from cnn_layers._layers import BatchNorm, Conv, Dense, Residual, _shape
 
 __all__ = ["fold_batchnorm", "fold_batchnorms"]
+
+_BN_FIELDS = ("scale", "offset", "mean", "var")
 
 
 def fold_batchnorm(layer: Conv | Dense, bn: BatchNorm) -> Conv | Dense:
@@ -26,7 +29,8 @@ def fold_batchnorm(layer: Conv | Dense, bn: BatchNorm) -> Conv | Dense:
       A layer of the same type, stride and padding, with a bias.
 
     Raises:
-      TypeError: ``layer`` is not a Conv or Dense, or ``bn`` not a BatchNorm.
+      TypeError: ``layer`` is not a Conv or Dense, or ``bn`` not a BatchNorm; complex weights
+        or statistics.
       ValueError: ``bn`` has a different number of channels than ``layer`` outputs.
 
     Examples:
@@ -48,6 +52,10 @@ def fold_batchnorm(layer: Conv | Dense, bn: BatchNorm) -> Conv | Dense:
             f"bn has {bn.channels} channels but the {type(layer).__name__} before it has {out} "
             f"outputs (w shape {_shape(layer.w)})"
         )
+    for owner, obj, fields in (("layer", layer, ("w", "b")), ("bn", bn, _BN_FIELDS)):
+        for field in fields:
+            if getattr(obj, field) is not None:  # refuse complex weights or statistics
+                as_real_float(getattr(obj, field), f"{owner}.{field}")
     dtype = jnp.result_type(layer.w, bn.mean, float)
     g, h = bn.gain_and_shift(dtype)
     w = jnp.asarray(layer.w, dtype)
@@ -58,7 +66,13 @@ def fold_batchnorm(layer: Conv | Dense, bn: BatchNorm) -> Conv | Dense:
 
 def fold_batchnorms(layers: Sequence[Any]) -> list:
     """Folds every BatchNorm that directly follows a Conv or Dense in the same list (residual
-    paths included); other BatchNorms stay."""
+    paths included); other BatchNorms stay.
+
+    Raises:
+      TypeError: ``layers`` is not a list.
+    """
+    if not isinstance(layers, list | tuple):
+        raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
     out = []
     for layer in layers:
         if isinstance(layer, Residual):

@@ -1,10 +1,12 @@
 """The forward pass of a layer list: the network the lenses describe."""
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxtyping import Array, Float
 
@@ -16,6 +18,7 @@ from cnn_layers._layers import (
     Dense,
     Flatten,
     GlobalAvgPool,
+    Poly,
     Pool,
     ReLU,
     Residual,
@@ -29,6 +32,11 @@ _DIMS = ("NHWC", "HWIO", "NHWC")
 def as_real_float(x, name: str, dtype=None) -> Array:
     """``x`` as a real floating array: integers promoted explicitly (to ``dtype``, else the
     default float), complex refused (a TypeError naming ``name``)."""
+    dtype_of = getattr(x, "dtype", None)
+    if dtype_of is None or not jnp.issubdtype(dtype_of, jnp.number):
+        x = np.asarray(x)  # a list or a non-numeric array: read its dtype without jax
+        if not jnp.issubdtype(x.dtype, jnp.number):
+            raise TypeError(f"{name} must be a real number array, got dtype {x.dtype}")
     x = jnp.asarray(x)
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(f"{name} must be real, got the complex dtype {x.dtype}")
@@ -55,9 +63,10 @@ def _weight(w, dtype, name):
     return as_real_float(w, name, dtype).astype(dtype)
 
 
-def _per_channel(v, x):
-    """A ``(C,)`` vector shaped to broadcast against ``x`` along its last axis."""
-    return jnp.reshape(v, (1,) * (x.ndim - 1) + (-1,))
+def per_channel(v: Array, ndim: int) -> Array:
+    """A ``(C,)`` vector shaped to broadcast over the last axis of an ``ndim``-D array
+    (explicitly, so it also works under ``jax_numpy_rank_promotion='raise'``)."""
+    return jnp.reshape(v, (1,) * (ndim - 1) + (-1,))
 
 
 def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) -> Array:
@@ -72,17 +81,19 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
             dimension_numbers=_DIMS,
         )
         if bias and layer.b is not None:
-            y = y + _per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y)
+            y = y + per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y.ndim)
         return y
     if isinstance(layer, Pool):
         window, strides = (1, layer.window, layer.window, 1), (1, layer.stride, layer.stride, 1)
         pads = ((0, 0),) + info.pads + ((0, 0),)
         if layer.kind == "max":
             return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pads)
-        summed = lax.reduce_window(x, jnp.zeros((), dtype), lax.add, window, strides, pads)
+        # a concrete (numpy) zero: lax then uses its differentiable windowed sum; a jnp zero
+        # gives the generic reduce_window, which has no reverse-mode derivative
+        summed = lax.reduce_window(x, np.zeros((), dtype), lax.add, window, strides, pads)
         return summed / layer.window**2
     if isinstance(layer, BatchNorm):
-        g, h = (_per_channel(v, x) for v in layer.gain_and_shift(dtype))
+        g, h = (per_channel(v, x.ndim) for v in layer.gain_and_shift(dtype))
         return x * g + h if bias else x * g
     if isinstance(layer, GlobalAvgPool):
         return global_avg_pool(x)
@@ -91,7 +102,7 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
     if isinstance(layer, Dense):
         y = flatten(x) @ _weight(layer.w, dtype, f"{info.name}.w")
         if bias and layer.b is not None:
-            y = y + _per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y)
+            y = y + per_channel(_weight(layer.b, dtype, f"{info.name}.b"), y.ndim)
         return y
     if isinstance(layer, Residual):
         return run(info.block, x, bias=bias, relu=relu) + run(
@@ -99,7 +110,10 @@ def apply(info: LayerInfo, x: Array, *, bias: bool = True, relu: bool = True) ->
         )
     if isinstance(layer, ReLU):
         return layer(x) if relu else x
-    return layer(x)  # Smooth, Poly
+    if isinstance(layer, Poly):  # real coefficients, in the map's dtype
+        coeffs = _weight(layer.coeffs, dtype, f"{info.name}.coeffs")
+        return dataclasses.replace(layer, coeffs=coeffs)(x)
+    return layer(x)  # Smooth
 
 
 def run(infos: Sequence[LayerInfo], x: Array, *, bias: bool = True, relu: bool = True) -> Array:
@@ -138,9 +152,10 @@ def forward(
       GlobalAvgPool or Dense.
 
     Raises:
-      TypeError: an element that is not a layer, complex images.
-      ValueError: images that are not 4-D, channels that do not chain, a window larger than
-        its map, residual paths of different shapes, ``upto`` out of range.
+      TypeError: an element that is not a layer, complex or non-numeric images.
+      ValueError: images that are not 4-D (or have no pixels or channels), channels that do
+        not chain, a window larger than its map, residual paths of different shapes, ``upto``
+        out of range.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -150,8 +165,10 @@ def forward(
       (1, 2)
     """
     images = as_real_float(images, "images")
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C), got shape {images.shape}")
+    if images.ndim != 4 or min(images.shape[1:]) < 1:
+        raise ValueError(
+            f"images must have shape (N, H, W, C) with H, W, C >= 1, got shape {images.shape}"
+        )
     infos = describe(layers, images.shape[1:])
     sub = infos if upto is None else chain(infos, upto, name="upto")
     return run(sub, images, bias=bias, relu=relu)

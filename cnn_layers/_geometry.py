@@ -44,8 +44,9 @@ class Geometry(NamedTuple):
         return tuple(pads)
 
 
-def normalize_path(path) -> tuple:
-    """``3`` -> ``(3,)``; a tuple of ints and ``'block'`` / ``'shortcut'`` stays a tuple."""
+def normalize_path(path, name: str = "layer") -> tuple:
+    """``3`` -> ``(3,)``; a tuple of ints and ``'block'`` / ``'shortcut'`` stays a tuple
+    (``name``: the argument, for the error)."""
     if _is_int(path):
         return (int(path),)
     ok = (
@@ -57,7 +58,7 @@ def normalize_path(path) -> tuple:
     )
     if not ok:
         raise TypeError(
-            f"a layer must be an int index into layers or a path into residual blocks such as "
+            f"{name} must be an int index into layers or a path into residual blocks such as "
             f"(3, 'block', 1) or (3, 'shortcut', 0); got {path!r}"
         )
     return tuple(int(p) if _is_int(p) else p for p in path)
@@ -67,7 +68,7 @@ def chain(infos: Sequence[LayerInfo], path, *, name: str = "layer") -> tuple[Lay
     """The layers that compute ``path``'s output, input first, ending with that layer: the
     layers before it and, for a layer inside a residual path, the layers before the Residual
     followed by that path's layers up to it."""
-    path = normalize_path(path)
+    path = normalize_path(path, name)
     out, level, where = [], tuple(infos), "layers"
     for depth in range(0, len(path), 2):
         i = path[depth]

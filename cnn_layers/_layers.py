@@ -117,8 +117,11 @@ class Conv:
 
     def __post_init__(self):
         shape = _shape(self.w)
-        if shape is not None and len(shape) != 4:
-            raise ValueError(f"Conv.w must have shape (kh, kw, c_in, c_out), got shape {shape}")
+        if shape is not None and (len(shape) != 4 or min(shape) < 1):
+            raise ValueError(
+                f"Conv.w must have shape (kh, kw, c_in, c_out) with every size >= 1, got shape "
+                f"{shape}"
+            )
         _check_vector(self.b, "Conv.b", shape[3] if shape else None)
         _check_stride(self.stride, "Conv")
         object.__setattr__(self, "padding", normalize_padding(self.padding, "Conv"))
@@ -154,8 +157,13 @@ class BatchNorm:
         n = shape[0] if shape else None
         for name in ("var", "scale", "offset"):
             _check_vector(getattr(self, name), f"BatchNorm.{name}", n)
-        if not isinstance(self.eps, float | int) or isinstance(self.eps, bool) or self.eps < 0:
-            raise ValueError(f"BatchNorm.eps must be a float >= 0, got {self.eps!r}")
+        eps = self.eps
+        real = isinstance(eps, float | int | np.floating | np.integer) and not isinstance(
+            eps, bool | np.bool_
+        )
+        if not real or not math.isfinite(eps) or eps < 0:
+            raise ValueError(f"BatchNorm.eps must be a finite float >= 0, got {eps!r}")
+        object.__setattr__(self, "eps", float(eps))
 
     @property
     def channels(self) -> int | None:
@@ -243,8 +251,11 @@ class Dense:
 
     def __post_init__(self):
         shape = _shape(self.w)
-        if shape is not None and len(shape) != 2:
-            raise ValueError(f"Dense.w must have shape (in_features, out_features), got {shape}")
+        if shape is not None and (len(shape) != 2 or min(shape) < 1):
+            raise ValueError(
+                f"Dense.w must have shape (in_features, out_features) with both sizes >= 1, got "
+                f"{shape}"
+            )
         _check_vector(self.b, "Dense.b", shape[1] if shape else None)
 
 
@@ -296,8 +307,11 @@ class Poly:
 
     def __post_init__(self):
         shape = _shape(self.coeffs)
-        if shape is not None and len(shape) != 1:
-            raise ValueError(f"Poly.coeffs must have shape (degree + 1,), got shape {shape}")
+        if shape is not None and (len(shape) != 1 or shape[0] < 1):
+            raise ValueError(
+                f"Poly.coeffs must have shape (degree + 1,) with at least one coefficient, got "
+                f"shape {shape}"
+            )
 
     def __call__(self, u):
         c = jnp.asarray(self.coeffs)

@@ -42,6 +42,7 @@ SMOOTH_FUNCTIONS: tuple[Callable, ...] = (
 also as ``functools.partial`` with keywords, e.g. ``partial(nnx.gelu, approximate=False)``)."""
 
 _SKIPPED = (nnx.Dropout,)
+_LISTS = (list, tuple, nnx.List)  # nnx.List: how Flax 0.12 holds a list of submodules
 _SUPPORTED = (
     "nnx.Sequential, nnx.Conv (any padding but CIRCULAR/CAUSAL/REFLECT, isotropic stride, "
     "kernel dilation, feature groups), nnx.Linear (a 1x1 conv on a map, a Dense after a "
@@ -49,8 +50,9 @@ _SUPPORTED = (
     "nnx.relu, the smooth activations (tanh, sigmoid, softplus, silu/swish, gelu, log_sigmoid), "
     "functools.partial(nnx.max_pool | nnx.avg_pool, window_shape=(k, k), strides=(s, s), "
     "padding=...), cnn_layers.flatten, cnn_layers.global_avg_pool, cnn_layers layers "
-    "(e.g. Smooth(fn) for another activation), and any module with an as_layers() method "
-    "that returns a list of these (Residual(block, shortcut) included)"
+    "(e.g. Smooth(fn) for another activation), lists (nnx.List too) of these, and any module "
+    "with an as_layers() method that returns a list of these (Residual(block, shortcut) "
+    "included)"
 )
 
 
@@ -101,7 +103,7 @@ def _conv(m: nnx.Conv, where: str, flat: bool):
         block = jnp.arange(cin)[:, None] // w.shape[2] == jnp.arange(cout)[None, :] // (
             cout // groups
         )
-        w = jnp.tile(w, (1, 1, groups, 1)) * block.astype(w.dtype)
+        w = jnp.tile(w, (1, 1, groups, 1)) * block[None, None].astype(w.dtype)
     d = _isotropic(m.kernel_dilation or 1, where, what, "kernel_dilation")
     if d > 1:  # a dilated kernel is the kernel with d - 1 zeros between taps
         kh, kw = w.shape[:2]
@@ -174,17 +176,17 @@ def _items(items, where: str, flat: bool):
 
 def _convert(obj: Any, where: str, flat: bool) -> tuple[list, bool]:
     if isinstance(obj, Residual):
-        block, _ = _items(obj.block, f"{where}.block", flat)
-        shortcut, _ = _items(obj.shortcut, f"{where}.shortcut", flat)
-        return [Residual(block, shortcut)], flat
+        block, block_flat = _items(obj.block, f"{where}.block", flat)
+        shortcut, shortcut_flat = _items(obj.shortcut, f"{where}.shortcut", flat)
+        return [Residual(block, shortcut)], block_flat or shortcut_flat  # paths that pool
     if isinstance(obj, LAYER_TYPES):
         return [obj], flat or isinstance(obj, Flatten | GlobalAvgPool | Dense)
-    if isinstance(obj, list | tuple):
+    if isinstance(obj, _LISTS):
         return _items(obj, where, flat)
     as_layers = getattr(obj, "as_layers", None)
     if callable(as_layers):
         items = as_layers()
-        if not isinstance(items, list | tuple):
+        if not isinstance(items, _LISTS):
             raise TypeError(
                 f"from_nnx: {where}.as_layers() must return a list of layers, got "
                 f"{type(items).__name__}"
@@ -223,7 +225,7 @@ def from_nnx(model: Any, *, fold_batchnorm: bool = True) -> list:
     vocabulary as they are.
 
     The protocol for your own modules: give the module an ``as_layers()`` method that returns a
-    list of any of the above, e.g. its submodules in call order, or a
+    list (or ``nnx.List``) of any of the above, e.g. its submodules in call order, or a
     ``Residual(block=[...], shortcut=[...])`` whose paths hold submodules. ``from_nnx`` converts
     those items in place, so a ``nnx.Linear`` inside is read with the right context (after a
     flatten or not).
