@@ -164,7 +164,8 @@ def _step(layer, shape: MapShape, name: str, path: tuple, prefix: str) -> LayerI
     if not isinstance(layer, LAYER_TYPES):
         raise TypeError(f"{name} must be one of the layer types {type_names()}; got {kind}")
     _check_arrays(layer, name, kind)
-    spatial = isinstance(layer, Conv | Pool | GlobalAvgPool | Flatten | Residual)
+    # Flatten on a vector is the identity (PyTorch's habit: global pool, flatten, linear)
+    spatial = isinstance(layer, Conv | Pool | GlobalAvgPool | Residual)
     if spatial and shape.flat:
         raise ValueError(
             f"{name} ({kind}) needs a spatial map, but the layers below it flattened the map "

@@ -41,7 +41,6 @@ SMOOTH_FUNCTIONS: tuple[Callable, ...] = (
 """Activation functions :func:`from_nnx` turns into ``Smooth(fn)`` (infinitely differentiable;
 also as ``functools.partial`` with keywords, e.g. ``partial(nnx.gelu, approximate=False)``)."""
 
-_SKIPPED = (nnx.Dropout,)
 _LISTS = (list, tuple, nnx.List)  # nnx.List: how Flax 0.12 holds a list of submodules
 _SUPPORTED = (
     "nnx.Sequential, nnx.Conv (any padding but CIRCULAR/CAUSAL/REFLECT, isotropic stride, "
@@ -62,6 +61,10 @@ def _refuse(where: str, what: str, why: str = "") -> ValueError:
         f"from_nnx: {where} is {what}, which the layer vocabulary cannot express{why}. "
         f"Supported: {_SUPPORTED}."
     )
+
+
+def _article(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _value(variable):
@@ -124,7 +127,16 @@ def _linear(m: nnx.Linear, flat: bool):
     return [Conv(w[None, None], b)], False  # nnx.Linear on a map acts on each pixel
 
 
+def _training_mode(where: str, what: str, setting: str) -> ValueError:
+    return ValueError(
+        f"from_nnx: {where} is {what} in training mode ({setting}), so model(x) is not the "
+        f"inference network the layers describe; call model.eval() before from_nnx(model)"
+    )
+
+
 def _batchnorm(m: nnx.BatchNorm, where: str, flat: bool):
+    if not m.use_running_average:
+        raise _training_mode(where, "an nnx.BatchNorm", "use_running_average=False")
     if m.axis not in (-1,):
         raise _refuse(where, "an nnx.BatchNorm", f"axis={m.axis}; only the last axis (-1) is")
     bn = BatchNorm(_value(m.scale), _value(m.bias), _value(m.mean), _value(m.var), m.epsilon)
@@ -200,20 +212,24 @@ def _convert(obj: Any, where: str, flat: bool) -> tuple[list, bool]:
         return _linear(obj, flat)
     if isinstance(obj, nnx.BatchNorm):
         return _batchnorm(obj, where, flat)
-    if isinstance(obj, _SKIPPED):
+    if isinstance(obj, nnx.Dropout):
+        if obj.rate > 0 and not obj.deterministic:
+            raise _training_mode(where, "an nnx.Dropout", f"rate={obj.rate}, deterministic=False")
         return [], flat
     if isinstance(obj, nnx.Module):
-        raise _refuse(where, f"a {type(obj).__name__} module")
+        raise _refuse(where, f"{_article(type(obj).__name__)} module")
     if callable(obj):
         return _function(obj, where, flat)
-    raise _refuse(where, f"a {type(obj).__name__}")
+    raise _refuse(where, _article(type(obj).__name__))
 
 
 def from_nnx(model: Any, *, fold_batchnorm: bool = True) -> list:
     """Converts a Flax NNX CNN into the layer list every lens reads.
 
     ``forward(from_nnx(model), x)`` equals ``model(x)`` with the model in inference mode
-    (``model.eval()``: batch norms use their running statistics, dropout is off).
+    (``model.eval()``: batch norms use their running statistics, dropout is off); a model
+    still in training mode is refused. ``forward`` computes in the images' dtype (the model's
+    ``dtype``/``param_dtype`` settings are not carried over).
 
     What converts: ``nnx.Sequential`` (recursively); ``nnx.Conv`` (VALID, SAME, explicit
     padding; isotropic strides; a kernel dilation becomes the kernel with zeros between taps
@@ -252,6 +268,7 @@ def from_nnx(model: Any, *, fold_batchnorm: bool = True) -> list:
       ...     nnx.Conv(1, 8, (3, 3), rngs=rngs), nnx.BatchNorm(8, rngs=rngs), nnx.relu,
       ...     partial(nnx.max_pool, window_shape=(2, 2), strides=(2, 2)),
       ...     cnn_layers.global_avg_pool, nnx.Linear(8, 10, rngs=rngs))
+      >>> model.eval()  # batch norms on their running statistics, dropout off
       >>> [type(layer).__name__ for layer in from_nnx(model)]
       ['Conv', 'ReLU', 'Pool', 'GlobalAvgPool', 'Dense']
     """

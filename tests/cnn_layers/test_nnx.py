@@ -366,7 +366,7 @@ REFUSALS = {
     ),
     "a custom module": (lambda: _seq(Custom()), r"model\.layers\[2\] is a Custom module"),
     "batch norm over axis 1": (
-        lambda: _seq(nnx.BatchNorm(2, axis=1, rngs=nnx.Rngs(0))),
+        lambda: _seq(nnx.BatchNorm(2, axis=1, use_running_average=True, rngs=nnx.Rngs(0))),
         r"axis=1; only the last axis",
     ),
     "inside as_layers": (
@@ -377,7 +377,7 @@ REFUSALS = {
         lambda: [Residual([_conv(), nnx.elu])],
         r"model\[0\]\.block\[1\] is the function elu",
     ),
-    "an integer": (lambda: _seq(3), r"model\.layers\[2\] is a int"),
+    "an integer": (lambda: _seq(3), r"model\.layers\[2\] is an int"),
 }
 
 
@@ -399,9 +399,19 @@ OTHER_ERRORS = {
         r"model\.as_layers\(\) must return a list of layers, got dict",
     ),
     "nothing but dropout": (
-        lambda: nnx.Sequential(nnx.Dropout(0.5, rngs=nnx.Rngs(0))),
+        lambda: nnx.Sequential(nnx.Dropout(0.5, deterministic=True, rngs=nnx.Rngs(0))),
         ValueError,
         r"converts to no layers",
+    ),
+    "batch norm in training mode": (
+        lambda: nnx.Sequential(_conv(), nnx.BatchNorm(2, rngs=nnx.Rngs(0))),
+        ValueError,
+        r"model\.layers\[1\] is an nnx\.BatchNorm in training mode.*call model\.eval\(\)",
+    ),
+    "dropout in training mode": (
+        lambda: nnx.Sequential(_conv(), nnx.Dropout(0.5, rngs=nnx.Rngs(0))),
+        ValueError,
+        r"model\.layers\[1\] is an nnx\.Dropout in training mode",
     ),
     "channels do not chain": (
         lambda: nnx.Sequential(_conv(), nnx.Conv(3, 2, (3, 3), rngs=nnx.Rngs(0))),
