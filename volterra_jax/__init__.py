@@ -7,11 +7,12 @@ the outer-convolution rules (`compose`, `from_layers`), the black-box hacking ne
 
 from volterra_jax._attack import proxy_attack
 from volterra_jax._autodiff import proxy_kernels, taylor_coefficients
-from volterra_jax._compose import compose, from_layers
+from volterra_jax._compose import compose
 from volterra_jax._conv import patches, perturbation, series, volterra_conv
 from volterra_jax._hack import HackResult, hack, unit_norm_sampler
 from volterra_jax._kernels import VolterraKernels, symmetrize
 from volterra_jax._layers import Poly, ReceptiveField, Smooth, receptive_field
+from volterra_jax._network import from_layers
 
 __version__ = "0.1.0"
 
