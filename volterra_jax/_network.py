@@ -225,16 +225,24 @@ def _order2_term(acc, h1, coef, stride, start):
     return lax.fori_loop(0, ph * pw, body, acc)
 
 
-def _shift_sum(out, sub, window, stride, cin):
-    """``out[A, B] += sum_q sub[A - s q, B - s q]`` over the ``window`` positions ``q``: a
-    whole-map average (GlobalAvgPool) applied to kernels. Layout ``(H, W*C, H, W*C, O)``."""
-    qh, qw = window
+def _shift_sum(sub, window, stride, size, cin):
+    """``out[A, B] = sum_q sub[A - s q, B - s q]`` over the ``window`` positions ``q``: a
+    whole-map average (GlobalAvgPool) applied to kernels. Layout ``(H, W*C, H, W*C, O)``, the
+    result on a ``size`` frame. Separable: the shifts along rows, then along columns."""
+    out = sub
+    for axis, (q, n) in enumerate(zip(window, size, strict=True)):
+        unit = cin if axis else 1
+        shape = list(out.shape)
+        shape[axis] = shape[axis + 2] = n * unit
 
-    def body(t, out):
-        y, x = stride * (t // qw), stride * (t % qw) * cin
-        return _add_at(out, sub, (y, x, y, x, 0))
+        def body(i, acc, axis=axis, unit=unit, part=out):
+            start = [0] * 5
+            start[axis] = start[axis + 2] = stride * unit * i
+            return _add_at(acc, part, tuple(start))
 
-    return lax.fori_loop(0, qh * qw, body, out)
+        pads = [(0, n - k) for n, k in zip(shape, out.shape, strict=True)]
+        out = lax.fori_loop(1, q, body, jnp.pad(out, pads))  # shift 0 placed by the pad
+    return out
 
 
 def _symmetric(acc):
@@ -353,11 +361,12 @@ def _chain_order2(infos, unit: _Unit, notes: dict, dtype, cin: int):
     head = infos[gap + 1 :]
     has_terms = any(isinstance(i.layer, Poly | Smooth) for i, _ in walk(head))
     g, _, acc = _chain_backward(head, g, (0, 0), zeros(rh, rw) if has_terms else None, notes, dtype)
-    out = _symmetric(acc) if has_terms else jnp.zeros((rh, rw * cin, rh, rw * cin, o), dtype)
     (qh, qw), stride = infos[gap].window, notes[infos[gap].path]
     sh, sw = rh - stride * (qh - 1), rw - stride * (qw - 1)
     _, _, sub = _chain_backward(infos[:gap], g / (qh * qw), (0, 0), zeros(sh, sw), notes, dtype)
-    out = _shift_sum(out, _symmetric(sub), (qh, qw), stride, cin)
+    out = _shift_sum(_symmetric(sub), (qh, qw), stride, (rh, rw), cin)
+    if has_terms:
+        out = out + _symmetric(acc)
     return out.reshape((rh, rw, cin) * 2 + (o,))
 
 
