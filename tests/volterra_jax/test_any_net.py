@@ -258,6 +258,7 @@ def _check_both_methods(layers, ref, order, input_shape=None):
     return max(errors)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(INTERIOR))
 def test_interior_kernels_equal_autodiff_of_the_true_network(name):
     build, cin, size = INTERIOR[name]
@@ -282,6 +283,7 @@ def test_interior_kernels_equal_autodiff_of_the_true_network(name):
         _check_both_methods(layers, ref, 2, input_shape if needs_shape else None)
 
 
+@pytest.mark.slow
 def test_order3_of_a_residual_projection_by_compose():
     with jax.enable_x64(True):
         keys = _Keys(2)
@@ -314,6 +316,7 @@ def _frame_oracle(layers, input_shape):
     return g, outputs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HEADS))
 def test_head_kernels_follow_the_border_rule(name):
     build, input_shape = HEADS[name]
@@ -327,6 +330,7 @@ def test_head_kernels_follow_the_border_rule(name):
             from_layers(layers, order=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(VALID_HEADS))
 def test_head_kernels_of_a_valid_net_equal_the_true_network(name):
     build, input_shape = VALID_HEADS[name]
@@ -347,10 +351,13 @@ def test_head_kernels_of_a_valid_net_equal_the_true_network(name):
 
 
 PROXY = {
+    "same_strided_bn": (_same_strided_bn, (16, 16, 2)),
+    "residual_identity": (_residual_identity, (14, 14, 2)),
     "residual_projection": (_residual_projection, (16, 16, 1)),
     "avg_pools": (_avg_pools, (20, 20, 1)),
     "gap_head": (_gap_head, (8, 8, 1)),
     "dense_head": (_dense_head, (8, 8, 1)),
+    "resnet_gap": (_resnet_gap, (7, 7, 1)),
 }
 
 
@@ -381,6 +388,7 @@ def _quadratic(keys, head):
     return layers + [GlobalAvgPool(), dense(keys, 2, 2)] if head else layers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", [False, True])
 def test_series_with_padding_is_the_zero_extended_network(head):
     with jax.enable_x64(True):
