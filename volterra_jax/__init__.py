@@ -1,8 +1,10 @@
 """volterra_jax: CNNs as finite Volterra series (Li, Zhou, Qiu, Zhao, JMLR 2022).
 
 Order-n Volterra convolution, white-box proxy kernels by autodiff (`proxy_kernels`) and by
-the outer-convolution rules (`compose`, `from_layers`), the black-box hacking network
-(`hack`), per-order perturbation analysis and attacks built from proxy kernels.
+the outer-convolution rules (`compose`; `from_layers` on any smooth net of the `cnn_layers`
+vocabulary: padded and strided convs, batch norm, average and global pools, dense heads,
+residual blocks), the black-box hacking network (`hack`), per-order perturbation analysis
+and attacks built from proxy kernels.
 """
 
 from volterra_jax._attack import proxy_attack
