@@ -1,6 +1,7 @@
 """Order-n Volterra convolution of NHWC images, the whole series, and per-order perturbations."""
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxtyping import Array, Float
 
@@ -20,6 +21,32 @@ def _check_image(x, rf_shape, stride, *, name="x"):
         raise ValueError(f"{name} of shape {shape} is smaller than the receptive field {(kh, kw)}")
     if not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be a positive int, got {stride!r}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _pad_image(x, padding, name="padding"):
+    """``x`` zero-padded by ``((top, bottom), (left, right))`` (negative values crop)."""
+    if padding is None:
+        return x
+    ok = (
+        isinstance(padding, tuple | list)
+        and len(padding) == 2
+        and all(isinstance(p, tuple | list) and len(p) == 2 for p in padding)
+        and all(_is_int(v) for p in padding for v in p)
+    )
+    if not ok:
+        raise ValueError(
+            f"{name} must be ((top, bottom), (left, right)) ints (e.g. cnn_layers.geometry(...)"
+            f".padding), got {padding!r}"
+        )
+    if getattr(x, "ndim", None) != 4:
+        raise ValueError(f"x must be an NHWC batch of shape (N, H, W, C), got shape {jnp.shape(x)}")
+    (top, bottom), (left, right) = ((int(lo), int(hi)) for lo, hi in padding)
+    zero = jnp.zeros((), x.dtype)
+    return lax.pad(x, zero, ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0)))
 
 
 def patches(
@@ -61,7 +88,12 @@ def patches(
 
 
 def volterra_conv(
-    x: Float[Array, "n h w c"], h: Float[Array, "..."], *, order: int, stride: int = 1
+    x: Float[Array, "n h w c"],
+    h: Float[Array, "..."],
+    *,
+    order: int,
+    stride: int = 1,
+    padding: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> Float[Array, "n p q o"]:
     """Order-n Volterra convolution (VALID cross-correlation, no flip, channels, stride).
 
@@ -77,9 +109,13 @@ def volterra_conv(
       h: order-n kernel of shape ``(kh, kw, C) * n + (O,)``.
       order: n >= 1 (must match ``h``); the order-0 term has no spatial extent, see `series`.
       stride: stride ``s`` of the output grid.
+      padding: ``((top, bottom), (left, right))`` zeros added around ``x`` first (negative
+        values crop), e.g. ``cnn_layers.geometry(layers, input_shape=...).padding`` for the
+        kernels of a padded network; None (default) for none.
 
     Returns:
-      ``(N, P, Q, O)`` with ``P = (H - kh) // s + 1``, ``Q = (W - kw) // s + 1``.
+      ``(N, P, Q, O)`` with ``P = (H - kh) // s + 1``, ``Q = (W - kw) // s + 1`` (``H``, ``W``
+      after padding).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -98,6 +134,7 @@ def volterra_conv(
             f"h of shape {h.shape} is an order-{n} kernel but order={order} was requested"
         )
     rf = tuple(h.shape[:3])
+    x = _pad_image(x, padding)
     _check_image(x, rf, stride)
     if order == 1:
         return lax.conv_general_dilated(
@@ -127,7 +164,11 @@ def _check_kernels(kernels, name="kernels"):
 
 
 def series(
-    x: Float[Array, "n h w c"], kernels: VolterraKernels, *, stride: int = 1
+    x: Float[Array, "n h w c"],
+    kernels: VolterraKernels,
+    *,
+    stride: int = 1,
+    padding: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> Float[Array, "n p q o"]:
     """The truncated Volterra series ``y = h0 + sum_{n>=1} H_n * x^n`` (see `volterra_conv`).
 
@@ -137,6 +178,9 @@ def series(
       x: NHWC batch ``(N, H, W, C)``.
       kernels: `VolterraKernels` of order >= 1 with receptive field ``(kh, kw, C)``.
       stride: stride of the output grid (the total stride of the network they describe).
+      padding: zeros added around ``x`` first, ``((top, bottom), (left, right))`` (negative
+        values crop): ``cnn_layers.geometry(layers, input_shape=x.shape[1:]).padding`` gives
+        the network's output map from `from_layers` kernels (see its border rule).
 
     Returns:
       ``(N, P, Q, O)``.
@@ -148,6 +192,7 @@ def series(
       Array([5., 5.], dtype=float32)
     """
     _check_kernels(kernels)
+    x = _pad_image(x, padding)
     y = None
     for n in range(1, kernels.order + 1):
         term = volterra_conv(x, kernels[n], order=n, stride=stride)
@@ -161,6 +206,7 @@ def perturbation(
     delta: Float[Array, "n h w c"],
     *,
     stride: int = 1,
+    padding: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> Float[Array, "order n p q o"]:
     """The output change that each order of the series predicts for ``x -> x + delta``.
 
@@ -173,6 +219,7 @@ def perturbation(
       x: NHWC batch ``(N, H, W, C)``.
       delta: perturbation of the same shape.
       stride: stride of the output grid.
+      padding: zeros added around ``x`` and ``delta`` first, as in `series`.
 
     Returns:
       ``(N_order + 1, N, P, Q, O)``: entry n is the change predicted by order n (entry 0 is 0).
@@ -190,7 +237,7 @@ def perturbation(
             f"delta must have the shape of x {getattr(x, 'shape', None)}, got "
             f"{getattr(delta, 'shape', None)}"
         )
-    xd = x + delta
+    x, xd = _pad_image(x, padding), _pad_image(x + delta, padding)
     changes = [
         volterra_conv(xd, kernels[n], order=n, stride=stride)
         - volterra_conv(x, kernels[n], order=n, stride=stride)

@@ -284,10 +284,11 @@ def test_bad_inputs_raise():
         from_layers(good, order=3, method="chain")
     with pytest.raises(ValueError, match="method must be"):
         from_layers(good, order=1, method="fast")
-    with pytest.raises(ValueError, match=r"layers\[2\].w takes 3 input channels"):
+    with pytest.raises(ValueError, match=r"layers\[2\] \(Conv\) expects 3 input channels"):
         from_layers(good + [Conv(jnp.ones((1, 1, 3, 1)))], order=1)
-    with pytest.raises(ValueError, match="before the first convolution"):
-        from_layers([Poly(jnp.array([0.0, 1.0]))] + good, order=1)
+    # an activation on the input is a layer like any other (the Conv fixes the channels)
+    first = from_layers([Poly(jnp.array([0.0, 1.0]))] + good, order=1)
+    np.testing.assert_array_equal(first.h1, from_layers(good, order=1).h1)
     inner = VolterraKernels(jnp.zeros(2), jnp.ones((2, 2, 1, 2)))
     outer = VolterraKernels(jnp.zeros(1), jnp.ones((2, 2, 3, 1)))
     with pytest.raises(ValueError, match="outer takes 3 input channels but inner has 2"):

@@ -28,14 +28,30 @@ def test_receptive_field_rectangular_and_strided():
     assert tuple(rf) == (5, 6, 2, 2)
 
 
-def test_duck_typed_layers():
+def test_duck_typed_layers_are_refused():
     w = jnp.arange(8.0).reshape(2, 2, 1, 2)
-    conv = types.SimpleNamespace(w=w)  # no .b, no .stride
-    pool = types.SimpleNamespace(size=2, kind="avg")
-    assert tuple(receptive_field([conv, pool])) == (3, 3, 1, 2)
-    k = from_layers([conv, pool], order=1)
+    conv = types.SimpleNamespace(w=w)  # the old duck-typed conv: no longer a layer
+    with pytest.raises(TypeError, match=r"layers\[0\] must be one of the layer types"):
+        receptive_field([conv])
+    with pytest.raises(TypeError, match=r"layers\[1\] must be one of the layer types"):
+        from_layers([Conv(w), types.SimpleNamespace(size=2, kind="avg")], order=1)
+    k = from_layers([Conv(w), Pool(2, "avg")], order=1)
     np.testing.assert_allclose(k.h1[0, 0, 0], w[0, 0, 0] / 4)
     np.testing.assert_allclose(k.h1.sum(axis=(0, 1, 2)), w.sum(axis=(0, 1, 2)))
+
+
+def test_receptive_field_is_geometry_for_every_layer():
+    """ReLU and max pools have no Volterra kernels but a receptive field (for the local
+    proxies of `proxy_kernels(..., at=x)`)."""
+    layers = [
+        Conv(jnp.zeros((3, 3, 2, 4)), padding="SAME"),
+        ReLU(),
+        Pool(3, "max", stride=2, padding="SAME"),
+        Conv(jnp.zeros((2, 2, 4, 1))),
+    ]
+    assert tuple(receptive_field(layers)) == (7, 7, 2, 2)
+    with pytest.raises(ValueError, match=r"layers\[1\] \(ReLU\).*at=x"):
+        from_layers(layers, order=1)
 
 
 def test_poly_evaluates_its_coefficients():
@@ -45,10 +61,8 @@ def test_poly_evaluates_its_coefficients():
 
 
 def test_bad_layers_raise():
-    with pytest.raises(ValueError, match="only 'avg' pooling"):
-        receptive_field([Conv(jnp.zeros((2, 2, 1, 1))), Pool(2, "max")])
-    with pytest.raises(TypeError, match=r"layers\[1\].*ReLU"):
-        receptive_field([Conv(jnp.zeros((2, 2, 1, 1))), ReLU()])
+    with pytest.raises(ValueError, match=r"layers\[1\] \(Pool\) is a max pooling"):
+        from_layers([Conv(jnp.zeros((2, 2, 1, 1))), Pool(2, "max")], order=1)
     with pytest.raises(ValueError, match="must contain a convolution"):
         receptive_field([Pool(2, "avg")])
     with pytest.raises(ValueError, match="non-empty list"):
