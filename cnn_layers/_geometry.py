@@ -37,9 +37,10 @@ class Geometry(NamedTuple):
         ins, outs = self.in_shape, self.out_shape
         if self.offset is None or None in (ins.h, ins.w, outs.h, outs.w):
             return None
-        out_hw = (outs.h, outs.w) if not outs.flat else (1, 1)
-        pads = []
-        for n, m, r, o in zip((ins.h, ins.w), out_hw, self.size, self.offset, strict=True):
+        pads = []  # a flattened map keeps its (h, w); GlobalAvgPool and Dense give (1, 1)
+        for n, m, r, o in zip(
+            (ins.h, ins.w), (outs.h, outs.w), self.size, self.offset, strict=True
+        ):
             pads.append((o, (m - 1) * self.stride + r - n - o))
         return tuple(pads)
 

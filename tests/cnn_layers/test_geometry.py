@@ -536,3 +536,9 @@ def test_walks_work_on_traced_layers_under_jit():
 
     out, g = run(net, jnp.ones((1, 11, 10, 2)))
     assert out.shape == (1, 6, 5, 4) and (g.stride, tuple(g.out_shape)[:3]) == (2, (6, 5, 4))
+
+
+def test_padding_of_a_flattened_map_is_that_of_the_map():
+    conv = Conv(jnp.ones((3, 3, 1, 2)), padding="SAME")
+    for layers in ([conv], [conv, Flatten()]):
+        assert geometry(layers, input_shape=(8, 8, 1)).padding == ((1, 1), (1, 1))

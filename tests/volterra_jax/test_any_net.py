@@ -79,10 +79,7 @@ def dense(keys, d, o):
 
 
 def _folded(layers):
-    # cnn_layers.fold_batchnorm (561fb89) broadcasts w * g implicitly, which the test-wide
-    # jax_numpy_rank_promotion='raise' refuses
-    with jax.numpy_rank_promotion("allow"):
-        return fold_batchnorms(layers)
+    return fold_batchnorms(layers)
 
 
 # ---------------------------------------------------------------- the nets
