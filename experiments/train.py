@@ -53,11 +53,25 @@ def replicate(mesh: jax.sharding.Mesh, tree: Any) -> Any:
     return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.P()))
 
 
-def make_optimizer(config) -> optax.GradientTransformation:
-    """SGD with momentum and L2 weight decay (MatConvNet's ``cnn_train`` update)."""
+def make_optimizer(config, num_steps: int | None = None) -> optax.GradientTransformation:
+    """SGD with momentum and L2 weight decay (MatConvNet's ``cnn_train`` update).
+
+    ``config.learning_rate`` is constant unless ``config.schedule`` is ``'cosine'``: then it
+    warms up linearly over ``config.warmup_steps`` and decays to zero at ``num_steps``.
+    """
+    schedule = getattr(config, "schedule", "constant")
+    learning_rate = config.learning_rate
+    if schedule == "cosine":
+        if not num_steps:
+            raise ValueError("the cosine schedule needs num_steps")
+        learning_rate = optax.warmup_cosine_decay_schedule(
+            0.0, config.learning_rate, int(config.warmup_steps), num_steps
+        )
+    elif schedule != "constant":
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     return optax.chain(
         optax.add_decayed_weights(config.weight_decay),
-        optax.sgd(config.learning_rate, momentum=config.momentum),
+        optax.sgd(learning_rate, momentum=config.momentum),
     )
 
 
@@ -231,7 +245,10 @@ def train(
       model: a freshly initialised NNX model (its parameters are replaced when resuming).
       train_set, test_set: preprocessed data in host memory.
       config: needs ``num_epochs`` (or ``num_steps`` > 0), ``batch_size``, ``learning_rate``,
-        ``momentum``, ``weight_decay``, ``log_every``, ``checkpoint_every``, ``eval_batch_size``.
+        ``momentum``, ``weight_decay``, ``log_every``, ``checkpoint_every``, ``eval_batch_size``
+        (optionally ``schedule`` and ``warmup_steps``, see :func:`make_optimizer`, and
+        ``max_shift``: train on images randomly translated by up to that many pixels,
+        :func:`experiments.data.random_shifts`).
       workdir: where metrics and checkpoints go.
       checkpoint_dir: sub-folder of the workdir for this model's checkpoints.
       mesh: the data mesh (default: all devices).
@@ -250,7 +267,7 @@ def train(
 
     pure = pure_model(model)
     apply_fn = pure.apply_fn
-    optimizer = make_optimizer(config) if optimizer is None else optimizer
+    optimizer = make_optimizer(config, num_steps) if optimizer is None else optimizer
     params, batch_stats = replicate(mesh, pure.params), replicate(mesh, pure.batch_stats)
     opt_state = replicate(mesh, optimizer.init(params))
     step_fn = make_stateful_train_step(pure.train_apply, optimizer)
@@ -271,12 +288,14 @@ def train(
         workdir.truncate_metrics(start)
         logging.info("resumed from the checkpoint at step %d of %d", start, num_steps)
     eval_every = int(config.get("eval_every", 0))
+    max_shift = int(config.get("max_shift", 0))
     window: list[dict] = []
     t0 = time.perf_counter()
     try:
         for step in range(start, num_steps):
             idx = data_lib.batch_indices(key, step, n, config.batch_size)
-            images, labels = shard_batch(mesh, train_set.images[idx], train_set.labels[idx])
+            images = data_lib.random_shifts(key, step, train_set.images[idx], max_shift)
+            images, labels = shard_batch(mesh, images, train_set.labels[idx])
             params, batch_stats, opt_state, metrics = step_fn(
                 params, batch_stats, opt_state, images, labels
             )

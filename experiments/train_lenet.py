@@ -5,7 +5,8 @@
 
 Writes the workdir contract (config.json, metrics.jsonl, summary.json, checkpoints/) plus
 ``figures/loss_curve.png`` and ``arrays/lenet.npz`` (HWIO weights, biases, the mean image).
-Rerunning the same command resumes from the newest checkpoint.
+Rerunning the same command resumes from the newest checkpoint. ``experiments.train_net``
+trains the other networks (``--config.model=vgg|resnet``).
 """
 
 from flax import nnx

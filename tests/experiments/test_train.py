@@ -11,9 +11,9 @@ import pytest
 from flax import nnx
 
 import cnn_layers
-from experiments import _app, models, train
+from experiments import _app, models, train, train_net
 from experiments._outputs import Workdir
-from tests.experiments.idx_files import real_digits, write_mnist_idx
+from tests.experiments.idx_files import real_digits, write_cifar, write_mnist_idx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,13 +85,13 @@ def test_train_entry_point_on_idx_files(tmp_path):
 
 @pytest.mark.parametrize("net", ["lenet", "batchnorm"])
 def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypatch, net):
-    """The LeNet, and a net whose checkpoints keep batch statistics."""
+    """The LeNet, and a net whose checkpoints keep batch statistics (shifted inputs too)."""
     config = _config()
     make_model = None
     if net == "batchnorm":
         make_model = _tiny_vgg
         with config.unlocked():
-            config.update(learning_rate=0.1)
+            config.update(learning_rate=0.1, schedule="cosine", warmup_steps=2, max_shift=2)
     run = functools.partial(_train, config=config, make_model=make_model)
     full = run(tmp_path / "full")
     assert full.resumed_from == 0
@@ -195,6 +195,38 @@ def test_batchnorm_step_on_a_sharded_batch_equals_one_device():
     m = models.vgg.BN_MOMENTUM
     np.testing.assert_allclose(first["mean"], (1 - m) * z.mean((0, 1, 2)), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(first["var"], m + (1 - m) * z.var((0, 1, 2)), rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, dataset", [("vgg", "mnist_5k"), ("resnet", "cifar10")])
+def test_train_net_smoke_writes_the_workdir_contract(tmp_path, name, dataset):
+    config = _app.load_config("train_net", "smoke")
+    with config.unlocked():
+        config.model = name
+        if dataset == "cifar10":  # 5 x 8 training and 8 test images, 32x32x3
+            config.dataset = dataset
+            config.data_dir = str(write_cifar(tmp_path / "cifar", per_batch=8))
+    net = train_net.run(config, str(tmp_path / "run"))
+    tmp_path = tmp_path / "run"
+    assert json.loads((tmp_path / "config.json").read_text())["model"] == name
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"] == name and summary["dataset"] == dataset
+    assert summary["num_train"] == (4000 if dataset == "mnist_5k" else 40)
+    assert summary["test_accuracy"] == net.summary["test_accuracy"]
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "train_loss" in m] == [2, 4]
+    assert "test_accuracy" in metrics[-1]
+    assert (tmp_path / "figures" / "loss_curve.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["2", "4"]
+    arrays = np.load(tmp_path / "arrays" / f"{name}.npz")
+    assert arrays["mean_image"].shape == ((28, 28, 1) if dataset == "mnist_5k" else (32, 32, 3))
+    assert any(k.endswith("_var") for k in arrays) and any(k.endswith("_kernel") for k in arrays)
+    with jax.numpy_rank_promotion("allow"):  # cnn_layers.fold_batchnorm's broadcasting
+        layers = cnn_layers.from_nnx(net.model())
+    assert type(layers[-1]).__name__ == "Dense"
+    with pytest.raises(ValueError, match="config.model must be one of"):
+        config.model = "alexnet"
+        train_net.train_net(config, Workdir(tmp_path / "bad"))
 
 
 def test_shard_batch_rejects_uneven_batches():
