@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, ArrayLike, Float
 
+import cnn_layers
 from analytic_jax._mosaic import MosaicSpec, init_mosaic, mosaic_kernels, parse_mosaic
 
 
@@ -97,6 +98,39 @@ class AnalyticConv(nnx.Module):
     def kernel(self) -> Float[Array, "k k i o"]:
         """The current ``(k, k, I, O)`` kernel."""
         return mosaic_kernels(self.akp_tables(), self.spec)
+
+    def as_layers(self) -> list[cnn_layers.Conv]:
+        """The layer for :func:`cnn_layers.from_nnx`: the current mosaic kernel as one Conv.
+
+        ``[cnn_layers.Conv(kernel(), bias, stride, padding)]``, the same cross-correlation as
+        :meth:`__call__` (lax's padding: ``'SAME'``, ``'VALID'`` or explicit pairs).
+
+        Returns:
+          A one-element list; the Conv's ``w`` is ``(k, k, I, O)``, its ``b`` ``(O,)`` or None.
+
+        Raises:
+          ValueError: different strides along the two axes (a Conv has one stride).
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from flax import nnx
+          >>> import cnn_layers
+          >>> conv = AnalyticConv(1, 4, 5, strides=2, mosaic="G1Lg1Tf1P1", rngs=nnx.Rngs(0))
+          >>> [layer] = conv.as_layers()
+          >>> layer.w.shape, layer.stride, layer.padding
+          ((5, 5, 1, 4), 2, 'SAME')
+          >>> x = jnp.ones((1, 9, 9, 1))
+          >>> bool(jnp.allclose(cnn_layers.forward([layer], x), conv(x), atol=1e-6))
+          True
+        """
+        sh, sw = self.strides
+        if sh != sw:
+            raise ValueError(
+                f"AnalyticConv.as_layers: strides {self.strides} differ between the two axes; "
+                "a cnn_layers.Conv has one stride for both"
+            )
+        bias = None if self.bias is None else self.bias[...]
+        return [cnn_layers.Conv(self.kernel(), bias, sh, self.padding)]
 
     def __call__(self, x: Float[ArrayLike, "*b h w i"]) -> Float[Array, "*b h2 w2 o"]:
         x = jnp.asarray(x)

@@ -30,7 +30,7 @@ from analytic_jax import (
     mosaic_kernels,
     param_count,
 )
-from experiments import _app, acl_models, train, train_lenet
+from experiments import _app, acl_models, train, train_lenet, trained
 from experiments._outputs import Workdir, figure
 
 # The paper's Figure 4a frame colours.
@@ -97,7 +97,7 @@ def _small_cifar_net(config, wd: Workdir):
     net_config = config.lenet.copy_and_resolve_references()
     with net_config.unlocked():
         net_config.num_epochs = train_lenet.num_epochs(net_config)
-    train_set, test_set, _ = train_lenet.load_data(net_config)
+    train_set, test_set, _ = trained.load_data(net_config)
     model = acl_models.build(
         lambda: acl_models.FourLayerNet(
             train_set.images.shape[-1],

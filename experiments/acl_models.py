@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+import cnn_layers
 from analytic_jax import AnalyticConv, family_kernels, get_family
-from experiments.models import LENET_CONVS
+from experiments.models import LENET_CONVS, pool_fn
 
 # AnaNN-LeNet's default arrangements (also in experiments/bench_analytic.py): -51.6% conv params.
 LENET_ARRANGEMENTS = {
@@ -85,8 +86,7 @@ def _conv(cin, cout, k, arrangement, padding, init_scale, rngs):
     )
 
 
-def _pool(x):
-    return nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+_pool = pool_fn("max")
 
 
 class AnaLeNet(nnx.Module):
@@ -130,6 +130,13 @@ class AnaLeNet(nnx.Module):
         x = self.conv4(jax.nn.relu(self.conv3(x)))
         return x.reshape(x.shape[0], -1)
 
+    def as_layers(self) -> list:
+        """The LeNet's layer list for :func:`cnn_layers.from_nnx` (AnalyticConvs convert
+        through their own ``as_layers``)."""
+        pool = cnn_layers.Pool(2, "max")
+        conv1, conv2, conv3, conv4 = (getattr(self, n) for n in CONV_NAMES)
+        return [conv1, pool, conv2, pool, conv3, jax.nn.relu, conv4, cnn_layers.Flatten()]
+
 
 class FourLayerNet(nnx.Module):
     """Four convolutions: three conv(SAME)-ReLU-maxpool blocks, a conv to the classes, a mean.
@@ -171,6 +178,13 @@ class FourLayerNet(nnx.Module):
         for name in ("conv1", "conv2", "conv3"):
             x = _pool(jax.nn.relu(getattr(self, name)(x)))
         return jnp.mean(self.conv4(x), axis=(1, 2))
+
+    def as_layers(self) -> list:
+        """``[conv1, ReLU, Pool, conv2, ReLU, Pool, conv3, ReLU, Pool, conv4, GlobalAvgPool]``
+        for :func:`cnn_layers.from_nnx`."""
+        pool = cnn_layers.Pool(2, "max")
+        blocks = [[getattr(self, n), jax.nn.relu, pool] for n in ("conv1", "conv2", "conv3")]
+        return [*sum(blocks, []), self.conv4, cnn_layers.GlobalAvgPool()]
 
 
 CONV_NAMES = ("conv1", "conv2", "conv3", "conv4")

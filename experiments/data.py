@@ -261,6 +261,27 @@ def batch_indices(key: jax.Array, step: int, num_examples: int, batch_size: int)
     return perm[offset * batch_size : (offset + 1) * batch_size]
 
 
+def random_shifts(key: jax.Array, step: int, images: np.ndarray, max_shift: int) -> np.ndarray:
+    """Each image of batch ``step`` translated by its own random ``(dy, dx)``.
+
+    ``out[i, y, x] = images[i, y - dy_i, x - dx_i]`` with ``dy_i, dx_i`` uniform integers in
+    ``[-max_shift, max_shift]`` and the pixels that come from outside the image copied from
+    its nearest edge pixel (the background of a digit). The shifts depend only on ``(key,
+    step)``, so a resumed run augments exactly as an uninterrupted one.
+    """
+    if max_shift < 1:
+        return images
+    words = np.asarray(jax.random.key_data(key), np.uint32).ravel().tolist()
+    rng = np.random.default_rng([*words, int(step), 0x5A1F7])
+    n, h, w = images.shape[:3]
+    d = rng.integers(-max_shift, max_shift + 1, size=(n, 2))
+    m = max_shift
+    padded = np.pad(images, ((0, 0), (m, m), (m, m), (0, 0)), mode="edge")
+    rows = (m - d[:, :1]) + np.arange(h)[None]
+    cols = (m - d[:, 1:]) + np.arange(w)[None]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
 @functools.lru_cache(maxsize=4)
 def _epoch_permutation(key_bytes: bytes, epoch: int, num_examples: int) -> np.ndarray:
     key = jax.random.wrap_key_data(np.frombuffer(key_bytes, dtype=np.uint32))

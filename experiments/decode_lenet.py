@@ -6,7 +6,7 @@ supplementary self-consistency check (Rafegas & Vanrell, arXiv 1511.05084).
 
 The LeNet is trained with ``train_lenet``'s code (``config.lenet``), or resumed from the
 checkpoints of ``config.lenet_workdir`` (default: this workdir), then its four conv layers
-(0-based indices 0, 2, 4, 6 of ``models.lenet_layers``: the paper's L1, L3, L5, L7) are
+(0-based indices 0, 2, 4, 6 of ``cnn_layers.from_nnx(lenet)``: the paper's L1, L3, L5, L7) are
 decoded with each unpooling method.
 
 What is compared (Table 1). For a test image ``I`` as the network sees it (pixels times
@@ -57,10 +57,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
-from flax import nnx
 
+import cnn_layers
 import decoding_jax as dj
-from experiments import _app, models, train_lenet
+from experiments import _app, models, train_lenet, trained
 from experiments._outputs import Workdir
 from experiments.decode_figures import paper_name, plot_failures, plot_figure1, plot_figure4
 
@@ -71,7 +71,7 @@ PAPER_TABLE1 = {
     "L7": {"bicubic": (0.078, 0.056), "nearest": (0.077, 0.055), "bilinear": (0.081, 0.057)},
 }
 SC_MODES = ("pixels", "scaled")
-CONV_LAYERS = (0, 2, 4, 6)  # conv1..conv4 in models.lenet_layers: the paper's L1, L3, L5, L7
+CONV_LAYERS = models.CONV_INDICES  # conv1..conv4 in from_nnx(lenet): the paper's L1, L3, L5, L7
 
 
 def stratified_indices(labels: np.ndarray, n: int) -> np.ndarray:
@@ -198,7 +198,7 @@ def place_at_receptive_field(
 
 
 def self_consistency(
-    layers, decoded: np.ndarray, layer: int, net: train_lenet.TrainedLeNet, data_max_abs: float
+    layers, decoded: np.ndarray, layer: int, net: trained.TrainedNet, data_max_abs: float
 ) -> dict[str, dict]:
     """Feeds every decoded filter of ``layer`` to the network as an input image.
 
@@ -268,7 +268,8 @@ def run(config, workdir: str) -> dict:
         config.lenet, Workdir(config.lenet_workdir) if config.lenet_workdir else wd
     )
     timings = {"train": time.perf_counter() - t_start}
-    layers = models.lenet_layers(jax.device_get(nnx.to_pure_dict(net.params)))
+    # up to conv4 (L7): the Flatten after it only turns its 1x1x10 map into the logits
+    layers = cnn_layers.from_nnx(net.model())[: CONV_LAYERS[-1] + 1]
     methods = tuple(config.unpool_methods)
 
     idx = stratified_indices(net.test_set.labels, int(config.num_images))

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy import ndimage
 
+import cnn_layers
 import decoding_jax
 import scattering_jax
 from experiments import _app, data, models, train_lenet
@@ -74,7 +75,7 @@ def run(config, workdir: str) -> dict:
     shape = x.shape[1:]
 
     lenet = train_lenet.run(config.lenet, config.lenet_workdir or str(wd.path / "lenet"))
-    layers = models.lenet_layers(lenet.params)
+    layers = cnn_layers.from_nnx(lenet.model())[: models.CONV_INDICES[-1] + 1]  # up to conv4
     bank = scattering_jax.filter_bank_2d(shape, J=config.J, L=config.L)
     phis = {
         "pixels": lambda z: z.reshape(len(z), -1),

@@ -17,6 +17,7 @@ import time
 
 import jax
 
+import cnn_layers
 from experiments import (
     _app,
     _report,
@@ -26,6 +27,7 @@ from experiments import (
     scattering_stability,
     tour_lenses,
     train_lenet,
+    trained,
 )
 from experiments._outputs import Workdir, environment
 
@@ -52,7 +54,7 @@ def run(config, workdir: str = "runs/tour") -> dict:
 
     t = time.perf_counter()
     net = train_lenet.run(config.lenet, lenet_dir)
-    wd.save_figure("lenet_loss", train_lenet.plot_history(Workdir(lenet_dir).metrics(), "LeNet"))
+    wd.save_figure("lenet_loss", trained.plot_history(Workdir(lenet_dir).metrics(), "LeNet"))
     twin_wd = Workdir(wd.path / "lenet_smooth")
     twin = train_lenet.train_lenet(
         config.lenet, twin_wd, activation=config.smooth_activation, pool="avg"
@@ -65,13 +67,14 @@ def run(config, workdir: str = "runs/tour") -> dict:
     timings["decoding"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    relu_layers = models.lenet_layers(net.params)
-    twin_layers = models.lenet_layers(twin.params, pool="avg")
+    # the conv stacks up to conv4: its output units are the 1x1x10 map the Flatten reshapes
+    upto_conv4 = models.CONV_INDICES[-1] + 1
+    relu_layers = cnn_layers.from_nnx(net.model())[:upto_conv4]
+    twin_layers = cnn_layers.from_nnx(twin.model())[:upto_conv4]
     idx = decode_lenet.stratified_indices(twin.test_set.labels, config.volterra.num_images)
-    act = models.ACTIVATIONS[config.smooth_activation]
     vol, white = tour_lenses.volterra_lens(
         jax.random.fold_in(key, 1),
-        tour_lenses.smooth_layers(twin_layers, act),
+        twin_layers,
         twin.test_set.images[idx],
         twin.test_set.labels[idx],
         twin.pixel_scale,

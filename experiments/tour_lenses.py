@@ -17,9 +17,11 @@ from decoding_jax.layers import ReLU
 from experiments._outputs import Workdir, figure
 
 
-def smooth_layers(layers: list, fn=jnp.tanh) -> list:
-    """The layer list with every ReLU replaced by a smooth activation (for ``from_layers``)."""
-    return [vj.Smooth(fn) if isinstance(layer, ReLU) else layer for layer in layers]
+def decodable(layers: list) -> list:
+    """The layer list with every smooth activation shown as a ReLU, the Conv/Pool/ReLU lists
+    ``decoding_jax.decode`` reads: decoding ignores every activation, so the decoded filters
+    are the list's own."""
+    return [ReLU() if isinstance(layer, vj.Smooth) else layer for layer in layers]
 
 
 def network_fn(layers: list):
@@ -62,10 +64,10 @@ def _show_bank(ax_row, bank, title_fn):
 
 
 def volterra_lens(
-    key, smooth, test_images, test_labels, pixel_scale, config, wd: Workdir
+    key, layers, test_images, test_labels, pixel_scale, config, wd: Workdir
 ) -> tuple[dict, vj.VolterraKernels]:
-    """White-box and hacked kernels of the smooth twin, their accuracy, the proxy attack."""
-    layers = smooth_layers(smooth)
+    """White-box and hacked kernels of the smooth twin (``layers``, its conv stack with smooth
+    activations), their accuracy, the proxy attack."""
     apply = network_fn(layers)
     rf = vj.receptive_field(layers)
     white = jax.jit(lambda ls: vj.from_layers(ls, order=2))(layers)
@@ -219,7 +221,7 @@ def cross_lens(relu_layers, smooth, white_smooth, wd: Workdir) -> dict:
     h1_relu = vj.proxy_kernels(relu_apply, relu_layers, (28, 28, 1), order=1).h1
     dec_relu = np.moveaxis(np.asarray(dj.decode(relu_layers, 6, unpool="bicubic")), 0, -1)
     dec_smooth = np.moveaxis(
-        np.asarray(dj.decode(smooth, 6, unpool="nearest", avg_weighting=True)), 0, -1
+        np.asarray(dj.decode(decodable(smooth), 6, unpool="nearest", avg_weighting=True)), 0, -1
     )
     cos_relu = cosine(dec_relu, h1_relu)
     cos_smooth = cosine(dec_smooth, white_smooth.h1)

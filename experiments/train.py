@@ -3,6 +3,8 @@
 The batch is split over a 1-D mesh of all devices on the axis ``data`` and the parameters are
 replicated, so the same code runs on one CPU, 8 fake CPU devices in the tests, a GPU or a TPU
 slice (multi-host: ``jax.distributed.initialize()``, behind the app's ``--distributed`` flag).
+A model with batch norms trains on each batch's statistics (those of the whole batch, however
+it is sharded) and carries their running averages, which evaluation and checkpoints keep.
 """
 
 import contextlib
@@ -51,11 +53,25 @@ def replicate(mesh: jax.sharding.Mesh, tree: Any) -> Any:
     return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.P()))
 
 
-def make_optimizer(config) -> optax.GradientTransformation:
-    """SGD with momentum and L2 weight decay (MatConvNet's ``cnn_train`` update)."""
+def make_optimizer(config, num_steps: int | None = None) -> optax.GradientTransformation:
+    """SGD with momentum and L2 weight decay (MatConvNet's ``cnn_train`` update).
+
+    ``config.learning_rate`` is constant unless ``config.schedule`` is ``'cosine'``: then it
+    warms up linearly over ``config.warmup_steps`` and decays to zero at ``num_steps``.
+    """
+    schedule = getattr(config, "schedule", "constant")
+    learning_rate = config.learning_rate
+    if schedule == "cosine":
+        if not num_steps:
+            raise ValueError("the cosine schedule needs num_steps")
+        learning_rate = optax.warmup_cosine_decay_schedule(
+            0.0, config.learning_rate, int(config.warmup_steps), num_steps
+        )
+    elif schedule != "constant":
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     return optax.chain(
         optax.add_decayed_weights(config.weight_decay),
-        optax.sgd(config.learning_rate, momentum=config.momentum),
+        optax.sgd(learning_rate, momentum=config.momentum),
     )
 
 
@@ -63,22 +79,88 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def make_train_step(apply_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
-    """A jitted ``step(params, opt_state, images, labels) -> (params, opt_state, metrics)``."""
+def make_stateful_train_step(
+    train_apply: Callable, optimizer: optax.GradientTransformation
+) -> Callable:
+    """A jitted ``step(params, batch_stats, opt_state, images, labels) -> (params,
+    batch_stats, opt_state, metrics)`` for models with state that training updates.
 
-    def loss_fn(params, images, labels):
-        logits = apply_fn(params, images)
-        return cross_entropy(logits, labels), logits
+    ``train_apply(params, batch_stats, images) -> (logits, batch_stats)`` runs the model in
+    training mode: batch norms normalise by the statistics of this batch and return their
+    updated running averages. Under ``jit`` a batch sharded over the mesh is one global array,
+    so those statistics are the whole batch's, as one device would compute them.
+    """
+
+    def loss_fn(params, batch_stats, images, labels):
+        logits, batch_stats = train_apply(params, batch_stats, images)
+        return cross_entropy(logits, labels), (logits, batch_stats)
 
     @jax.jit
-    def step(params, opt_state, images, labels):
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, images, labels)
+    def step(params, batch_stats, opt_state, images, labels):
+        (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            params, batch_stats, images, labels
+        )
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         accuracy = jnp.mean(jnp.argmax(logits, -1) == labels)
-        return params, opt_state, {"loss": loss, "accuracy": accuracy}
+        return params, batch_stats, opt_state, {"loss": loss, "accuracy": accuracy}
 
     return step
+
+
+def make_train_step(apply_fn: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """A ``step(params, opt_state, images, labels) -> (params, opt_state, metrics)`` for a
+    stateless ``apply_fn(params, images) -> logits`` (one jitted program)."""
+    step = make_stateful_train_step(lambda p, s, x: (apply_fn(p, x), s), optimizer)
+
+    def stateless_step(params, opt_state, images, labels):
+        params, _, opt_state, metrics = step(params, (), opt_state, images, labels)
+        return params, opt_state, metrics
+
+    return stateless_step
+
+
+class PureModel(NamedTuple):
+    """An NNX model as pure functions of its state, for training and for inference."""
+
+    train_apply: Callable  # (params, batch_stats, images) -> (logits, batch_stats)
+    apply_fn: Callable  # (state, images) -> logits, with the running statistics
+    graphdef: Any  # of the model in inference mode: nnx.merge(graphdef, state)
+    params: Any  # nnx.State of the nnx.Param leaves (what the optimizer updates)
+    batch_stats: Any  # nnx.State of the nnx.BatchStat leaves (empty for most nets)
+
+
+def pure_model(model: nnx.Module) -> PureModel:
+    """Splits ``model`` into its trainable parameters, its batch statistics and two pure
+    functions: training mode (``use_running_average=False``: batch statistics, updated
+    running averages) and inference mode (the running averages, as ``model.eval()``).
+
+    Raises:
+      ValueError: the model holds state other than ``nnx.Param`` and ``nnx.BatchStat``
+        (e.g. the random state of a dropout layer), which this training loop does not carry.
+    """
+    views = {
+        mode: nnx.view(model, use_running_average=mode == "eval", raise_if_not_found=False)
+        for mode in ("train", "eval")
+    }
+    try:
+        train_def, params, batch_stats = nnx.split(views["train"], nnx.Param, nnx.BatchStat)
+    except ValueError as err:
+        raise ValueError(
+            f"train: {type(model).__name__} holds state other than nnx.Param and nnx.BatchStat, "
+            f"which the training loop does not carry ({err})"
+        ) from err
+    eval_def = nnx.graphdef(views["eval"])
+
+    def train_apply(params, batch_stats, x):
+        # copies: the batch norms update Variables of this (the gradient's) trace level
+        net = nnx.merge(train_def, params, batch_stats, copy=True)
+        return net(x), nnx.state(net, nnx.BatchStat)
+
+    def apply_fn(state, x):
+        return nnx.merge(eval_def, state)(x)
+
+    return PureModel(train_apply, apply_fn, eval_def, params, batch_stats)
 
 
 def evaluate(
@@ -127,12 +209,17 @@ def _abstract(tree: Any) -> Any:
 
 
 class TrainResult(NamedTuple):
-    apply_fn: Callable
-    params: Any
+    apply_fn: Callable  # apply_fn(params, images) -> logits, in inference mode
+    params: Any  # nnx.State: the trained nnx.Param and nnx.BatchStat leaves (numpy)
     history: list[dict]
     test: dict[str, float]
     steps_per_second: float
     resumed_from: int
+    graphdef: Any = None  # of the model in inference mode
+
+    def model(self) -> nnx.Module:
+        """The trained NNX model in inference mode (e.g. for ``cnn_layers.from_nnx``)."""
+        return nnx.merge(self.graphdef, self.params)
 
 
 def train(
@@ -149,19 +236,26 @@ def train(
 ) -> TrainResult:
     """Trains ``model`` with the optax SGD recipe, resuming from the newest checkpoint.
 
+    A model with batch norms (``nnx.BatchStat`` state) trains on the statistics of each
+    (whole, unsharded-equivalent) batch and updates their running averages; the evaluation,
+    the returned ``apply_fn`` and the checkpoints use and keep the running averages.
+
     Args:
       key: typed key for the batch order (``jax.random.key(config.seed)``).
       model: a freshly initialised NNX model (its parameters are replaced when resuming).
       train_set, test_set: preprocessed data in host memory.
       config: needs ``num_epochs`` (or ``num_steps`` > 0), ``batch_size``, ``learning_rate``,
-        ``momentum``, ``weight_decay``, ``log_every``, ``checkpoint_every``, ``eval_batch_size``.
+        ``momentum``, ``weight_decay``, ``log_every``, ``checkpoint_every``, ``eval_batch_size``
+        (optionally ``schedule`` and ``warmup_steps``, see :func:`make_optimizer`, and
+        ``max_shift``: train on images randomly translated by up to that many pixels,
+        :func:`experiments.data.random_shifts`).
       workdir: where metrics and checkpoints go.
       checkpoint_dir: sub-folder of the workdir for this model's checkpoints.
       mesh: the data mesh (default: all devices).
       optimizer: the update rule (default: :func:`make_optimizer` of the config).
 
     Returns:
-      A :class:`TrainResult` with the pure ``apply_fn``, the trained params (numpy), the logged
+      A :class:`TrainResult` with the pure ``apply_fn``, the trained state (numpy), the logged
       history, the test metrics and the measured training speed.
     """
     mesh = data_mesh() if mesh is None else mesh
@@ -171,34 +265,40 @@ def train(
     if num_steps < 1:
         raise ValueError(f"the schedule has no steps (num_epochs={config.num_epochs}, n={n})")
 
-    graphdef, params = nnx.split(model)
-
-    def apply_fn(params, x):
-        return nnx.merge(graphdef, params)(x)
-
-    optimizer = make_optimizer(config) if optimizer is None else optimizer
-    params = replicate(mesh, params)
+    pure = pure_model(model)
+    apply_fn = pure.apply_fn
+    optimizer = make_optimizer(config, num_steps) if optimizer is None else optimizer
+    params, batch_stats = replicate(mesh, pure.params), replicate(mesh, pure.batch_stats)
     opt_state = replicate(mesh, optimizer.init(params))
-    step_fn = make_train_step(apply_fn, optimizer)
+    step_fn = make_stateful_train_step(pure.train_apply, optimizer)
+
+    def checkpoint():  # the LeNet's checkpoints hold no (empty) batch statistics
+        state = {"params": params, "opt_state": opt_state}
+        return state | ({"batch_stats": batch_stats} if jax.tree.leaves(batch_stats) else {})
 
     start = 0
     with _quiet_orbax():
         ckpt = workdir.checkpointer(checkpoint_dir)
         if ckpt.latest is not None:
             start = ckpt.latest.step
-            state = ckpt.load(ckpt.latest, _abstract({"params": params, "opt_state": opt_state}))
+            state = ckpt.load(ckpt.latest, _abstract(checkpoint()))
             params, opt_state = state["params"], state["opt_state"]
+            batch_stats = state.get("batch_stats", batch_stats)
     if start:
         workdir.truncate_metrics(start)
         logging.info("resumed from the checkpoint at step %d of %d", start, num_steps)
     eval_every = int(config.get("eval_every", 0))
+    max_shift = int(config.get("max_shift", 0))
     window: list[dict] = []
     t0 = time.perf_counter()
     try:
         for step in range(start, num_steps):
             idx = data_lib.batch_indices(key, step, n, config.batch_size)
-            images, labels = shard_batch(mesh, train_set.images[idx], train_set.labels[idx])
-            params, opt_state, metrics = step_fn(params, opt_state, images, labels)
+            images = data_lib.random_shifts(key, step, train_set.images[idx], max_shift)
+            images, labels = shard_batch(mesh, images, train_set.labels[idx])
+            params, batch_stats, opt_state, metrics = step_fn(
+                params, batch_stats, opt_state, images, labels
+            )
             window.append(metrics)
             done = step + 1
             if done % config.log_every == 0 or done == num_steps:
@@ -221,19 +321,21 @@ def train(
                     (num_steps - done) / rate,
                 )
             if eval_every and done % eval_every == 0 and done < num_steps:
+                state = nnx.merge_state(params, batch_stats)
                 test = evaluate(
-                    apply_fn, params, test_set, batch_size=config.eval_batch_size, mesh=mesh
+                    apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh
                 )
                 workdir.log_metrics(done, **{f"test_{k}": v for k, v in test.items()})
             if done % config.checkpoint_every == 0 or done == num_steps:
                 with _quiet_orbax():
-                    ckpt.save(done, {"params": params, "opt_state": opt_state}, force=True)
+                    ckpt.save(done, checkpoint(), force=True)
         elapsed = time.perf_counter() - t0
     finally:
         with _quiet_orbax():
             ckpt.close()
 
-    test = evaluate(apply_fn, params, test_set, batch_size=config.eval_batch_size, mesh=mesh)
+    state = nnx.merge_state(params, batch_stats)
+    test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
     history = workdir.metrics()
     if not (history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]):
         workdir.log_metrics(num_steps, **{f"test_{k}": v for k, v in test.items()})
@@ -245,4 +347,12 @@ def train(
         speed = rates[-1] / config.batch_size if rates else float("nan")
     # Hand back host arrays: the mesh is a detail of training, and callers mix the parameters
     # with arrays on the default device (or on a mesh of their own).
-    return TrainResult(apply_fn, jax.device_get(params), workdir.metrics(), test, speed, start)
+    return TrainResult(
+        apply_fn,
+        jax.device_get(state),
+        workdir.metrics(),
+        test,
+        speed,
+        start,
+        pure.graphdef,
+    )

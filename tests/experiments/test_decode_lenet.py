@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import decoding_jax as dj
-from experiments import _app, decode_figures, decode_lenet, train_lenet
+from experiments import _app, decode_figures, decode_lenet, trained
 
 METHODS = ("bicubic", "nearest", "bilinear")
 LAYERS = ("L1", "L3", "L5", "L7")
@@ -86,7 +86,7 @@ def test_figure1_matrix_against_a_brute_force_sum(smoke_run):
     config, workdir, _ = smoke_run
     fig1 = np.load(workdir / "arrays" / "figure1.npz")
     decoded = np.load(workdir / "arrays" / "decoded_filters.npz")
-    _, test_set, _ = train_lenet.load_data(config.lenet)
+    _, test_set, _ = trained.load_data(config.lenet)
     idx = fig1["test_index"]
     images = test_set.images[idx].astype(np.float64)
     labels = test_set.labels[idx]

@@ -1,3 +1,4 @@
+import functools
 import json
 import os
 import subprocess
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from experiments import _app, models, train
+import cnn_layers
+from experiments import _app, models, train, train_net
 from experiments._outputs import Workdir
-from tests.experiments.idx_files import real_digits, write_mnist_idx
+from tests.experiments.idx_files import real_digits, write_cifar, write_mnist_idx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,10 +37,19 @@ def _config(**overrides):
     return config
 
 
-def _train(workdir, config):
+def _tiny_vgg():
+    return models.VGG(blocks=((4,), (6,)), rngs=nnx.Rngs(0))
+
+
+def _train(workdir, config, make_model=None):
     train_set, test_set = _tiny_sets()
     model = models.LeNet(rngs=nnx.Rngs(0), init_scale=config.init_scale)
+    model = model if make_model is None else make_model()
     return train.train(jax.random.key(0), model, train_set, test_set, config, Workdir(workdir))
+
+
+def _assert_trees_close(a, b, rtol=1e-6, atol=1e-6):
+    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=rtol, atol=atol), a, b)
 
 
 def test_train_entry_point_on_idx_files(tmp_path):
@@ -72,9 +83,17 @@ def test_train_entry_point_on_idx_files(tmp_path):
     assert "step 6/6" in proc.stderr and "examples/s" in proc.stderr and "ETA" in proc.stderr
 
 
-def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypatch):
+@pytest.mark.parametrize("net", ["lenet", "batchnorm"])
+def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypatch, net):
+    """The LeNet, and a net whose checkpoints keep batch statistics (shifted inputs too)."""
     config = _config()
-    full = _train(tmp_path / "full", config)
+    make_model = None
+    if net == "batchnorm":
+        make_model = _tiny_vgg
+        with config.unlocked():
+            config.update(learning_rate=0.1, schedule="cosine", warmup_steps=2, max_shift=2)
+    run = functools.partial(_train, config=config, make_model=make_model)
+    full = run(tmp_path / "full")
     assert full.resumed_from == 0
 
     original = train.data_lib.batch_indices
@@ -86,20 +105,26 @@ def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypat
 
     monkeypatch.setattr(train.data_lib, "batch_indices", interrupt_at_step_4)
     with pytest.raises(KeyboardInterrupt):
-        _train(tmp_path / "cut", config)
+        run(tmp_path / "cut")
     monkeypatch.setattr(train.data_lib, "batch_indices", original)
-    resumed = _train(tmp_path / "cut", config)
+    resumed = run(tmp_path / "cut")
     assert resumed.resumed_from == 3
-    jax.tree.map(
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6),
-        nnx.to_pure_dict(full.params),
-        nnx.to_pure_dict(resumed.params),
-    )
+    _assert_trees_close(nnx.to_pure_dict(full.params), nnx.to_pure_dict(resumed.params))
     steps = [m["step"] for m in Workdir(tmp_path / "cut").metrics() if "train_loss" in m]
     assert steps == [2, 4, 6]  # the lines the interrupted run logged are not repeated
-    again = _train(tmp_path / "cut", config)
+    again = run(tmp_path / "cut")
     assert again.resumed_from == 6
     assert again.steps_per_second > 0  # taken from the log of the run that trained it
+    stats = nnx.to_pure_dict(nnx.state(full.model(), nnx.BatchStat))
+    assert bool(jax.tree.leaves(stats)) == (net == "batchnorm")
+    if net == "batchnorm":  # the running averages moved off their initial 0 and 1
+        assert all(np.abs(v["mean"]).max() > 0 for v in stats["layers"].values())
+        # evaluation used the running averages: the model in inference mode, as from_nnx reads it
+        _, test_set = _tiny_sets()
+        with jax.numpy_rank_promotion("allow"):  # cnn_layers.forward's bias broadcasting
+            logits = cnn_layers.forward(cnn_layers.from_nnx(full.model()), test_set.images)
+        accuracy = float(np.mean(np.argmax(logits, -1) == test_set.labels))
+        assert accuracy == pytest.approx(full.test["accuracy"])
 
 
 @pytest.mark.multidevice
@@ -129,6 +154,79 @@ def test_sharded_step_equals_single_device_step():
         results[8][1],
         results[1][1],
     )
+
+
+@pytest.mark.multidevice
+def test_batchnorm_step_on_a_sharded_batch_equals_one_device():
+    """Loss, parameters and running statistics after two steps, 8 devices against 1; the
+    statistics are those of the whole batch (checked against a direct computation)."""
+    assert jax.device_count() == 8
+    train_set, _ = _tiny_sets()
+    pure = train.pure_model(_tiny_vgg())
+    optimizer = train.make_optimizer(_config(learning_rate=0.1))
+    step = train.make_stateful_train_step(pure.train_apply, optimizer)
+    images, labels = train_set.images[:32], train_set.labels[:32]
+    results = {}
+    for n in (1, 8):
+        mesh = train.data_mesh(jax.devices()[:n])
+        p, s = train.replicate(mesh, pure.params), train.replicate(mesh, pure.batch_stats)
+        o = train.replicate(mesh, optimizer.init(p))
+        x, y = train.shard_batch(mesh, images, labels)
+        assert len(x.addressable_shards) == n
+        losses = []
+        for _ in range(2):
+            p, s, o, metrics = step(p, s, o, x, y)
+            losses.append(float(metrics["loss"]))
+            if n == 8 and len(losses) == 1:  # after one step on the sharded batch
+                first = nnx.to_pure_dict(s)["layers"][1]
+        results[n] = (losses, nnx.to_pure_dict(p), nnx.to_pure_dict(s))
+    np.testing.assert_allclose(results[8][0], results[1][0], rtol=1e-5)
+    _assert_trees_close(results[8][1], results[1][1], rtol=1e-5, atol=1e-6)
+    _assert_trees_close(results[8][2], results[1][2], rtol=1e-5, atol=1e-6)
+    # the first batch norm after one step: momentum 0.9 from (0, 1) towards the statistics of
+    # conv1's output over the whole batch (N, H, W)
+    kernel = nnx.to_pure_dict(pure.params)["layers"][0]["kernel"]
+    z = np.asarray(
+        jax.lax.conv_general_dilated(
+            images, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        ),
+        np.float64,
+    )
+    m = models.vgg.BN_MOMENTUM
+    np.testing.assert_allclose(first["mean"], (1 - m) * z.mean((0, 1, 2)), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(first["var"], m + (1 - m) * z.var((0, 1, 2)), rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, dataset", [("vgg", "mnist_5k"), ("resnet", "cifar10")])
+def test_train_net_smoke_writes_the_workdir_contract(tmp_path, name, dataset):
+    config = _app.load_config("train_net", "smoke")
+    with config.unlocked():
+        config.model = name
+        if dataset == "cifar10":  # 5 x 8 training and 8 test images, 32x32x3
+            config.dataset = dataset
+            config.data_dir = str(write_cifar(tmp_path / "cifar", per_batch=8))
+    net = train_net.run(config, str(tmp_path / "run"))
+    tmp_path = tmp_path / "run"
+    assert json.loads((tmp_path / "config.json").read_text())["model"] == name
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"] == name and summary["dataset"] == dataset
+    assert summary["num_train"] == (4000 if dataset == "mnist_5k" else 40)
+    assert summary["test_accuracy"] == net.summary["test_accuracy"]
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "train_loss" in m] == [2, 4]
+    assert "test_accuracy" in metrics[-1]
+    assert (tmp_path / "figures" / "loss_curve.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["2", "4"]
+    arrays = np.load(tmp_path / "arrays" / f"{name}.npz")
+    assert arrays["mean_image"].shape == ((28, 28, 1) if dataset == "mnist_5k" else (32, 32, 3))
+    assert any(k.endswith("_var") for k in arrays) and any(k.endswith("_kernel") for k in arrays)
+    with jax.numpy_rank_promotion("allow"):  # cnn_layers.fold_batchnorm's broadcasting
+        layers = cnn_layers.from_nnx(net.model())
+    assert type(layers[-1]).__name__ == "Dense"
+    with pytest.raises(ValueError, match="config.model must be one of"):
+        config.model = "alexnet"
+        train_net.train_net(config, Workdir(tmp_path / "bad"))
 
 
 def test_shard_batch_rejects_uneven_batches():

@@ -3,9 +3,8 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
-from experiments import _app, volterra_mnist, volterra_models, volterra_validate
+from experiments import _app, volterra_mnist, volterra_validate
 
 
 def test_volterra_validate_smoke(tmp_path):
@@ -45,17 +44,6 @@ def test_volterra_validate_smoke(tmp_path):
         expected = 0.25 * np.convolve(np.asarray(f.w).ravel(), np.asarray(g.w).ravel())
     arrays = np.load(tmp_path / "arrays" / "kernels_1d_two_layer.npz")
     np.testing.assert_allclose(arrays["analytic_h1"].ravel(), expected, rtol=0, atol=1e-12)
-
-
-def test_sigmoid_layers_compute_the_net():
-    model = volterra_models.SigmoidNet(widths=(3, 4), rngs=nnx.Rngs(1))
-    x = jax.random.normal(jax.random.key(0), (2, 21, 19, 1))
-    _, params = nnx.split(model)
-    layers = volterra_models.sigmoid_layers(params)
-    ref = np.asarray(model.maps(x))
-    assert ref.shape == (2, 3, 2, 10)
-    np.testing.assert_allclose(volterra_validate.forward(layers, x), ref, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(model(x), ref.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
 def test_crop_sampler_takes_crops_of_the_images():
