@@ -8,6 +8,8 @@ its input map; ``off`` is the frame's top/left offset (the top padding the layer
 which aligns the two paths of a residual block.
 """
 
+import functools
+import operator
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -28,8 +30,10 @@ from cnn_layers._layers import (
 from decoding_jax._unpool import resize_matrix
 
 _FOLD_LIMIT = 1 << 24  # elements of a folded filter bank
-# below this many output channels (an image's few), the factored matmuls beat XLA's convolution
-_CONV_MIN_CHANNELS = 4
+# measured on the CPU: XLA's transposed convolution wins from 8 output channels on maps of 5x5
+# and more; the shifted sum wins below (an image's few channels, the first steps of a deep unit)
+_CONV_MIN_CHANNELS = 8
+_CONV_MIN_PIXELS = 25
 
 
 class Bank(NamedTuple):
@@ -105,15 +109,43 @@ def _transposed_conv(t, w, stride: int):
     )
 
 
+def _shifted_sum(t, w, stride: int):
+    """The same sum as one matmul over the shared channel, ``P[u, v, n, q, c] = sum_j t[n, q, j]
+    w[u, v, c, j]``, then the ``kh kw`` tap planes added at their offsets (dilated by the
+    stride): better than a convolution for few output channels or tiny maps."""
+    kh, kw = w.shape[:2]
+    p = jnp.einsum("nyxj,uvcj->uvnyxc", t, w)
+    zero = jnp.zeros((), t.dtype)
+    planes = [
+        lax.pad(
+            p[u, v],
+            zero,
+            ((0, 0, 0), (u, kh - 1 - u, stride - 1), (v, kw - 1 - v, stride - 1), (0, 0, 0)),
+        )
+        for u in range(kh)
+        for v in range(kw)
+    ]
+    return functools.reduce(operator.add, planes)
+
+
+def _dense_step(t, w, stride: int):
+    """Dense maps through a conv: XLA's convolution where it is efficient (enough output
+    channels on a map that is not tiny), else the matmul and shifted sum."""
+    if w.shape[2] >= _CONV_MIN_CHANNELS and t.shape[1] * t.shape[2] >= _CONV_MIN_PIXELS:
+        return _transposed_conv(t, w, stride)
+    return _shifted_sum(t, w, stride)
+
+
 def substitute(bank: Bank, w, stride: int, pads) -> Bank:
     """Through a conv: ``D'[v, c] = sum_{s q + u = v} sum_j D[q, j] w[u, c, j]``."""
     t, my, mx, _ = bank
     kh, kw, cin, _ = w.shape
     n, a, b, _ = t.shape
     off = None if pads is None else (pads[0][0], pads[1][0])
-    if _is_eye(my) and _is_eye(mx) and cin >= _CONV_MIN_CHANNELS:
-        # dense maps: XLA's convolution is many times faster than the factored matmuls here
-        t = _transposed_conv(t, w, stride)
+    if _is_eye(my) and _is_eye(mx):
+        # dense maps: a convolution or a shifted sum, many times faster than the factored
+        # matmuls and their placement matrices here
+        t = _dense_step(t, w, stride)
         eye_y, eye_x = np.eye(t.shape[1]), np.eye(t.shape[2])
         return Bank(t, eye_y, eye_x, _shift(bank.off, off, stride))
     px = _placement(mx, kw, stride)

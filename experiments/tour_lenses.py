@@ -13,15 +13,7 @@ import optax
 import analytic_jax
 import decoding_jax as dj
 import volterra_jax as vj
-from decoding_jax.layers import ReLU
 from experiments._outputs import Workdir, figure
-
-
-def decodable(layers: list) -> list:
-    """The layer list with every smooth activation shown as a ReLU, the Conv/Pool/ReLU lists
-    ``decoding_jax.decode`` reads: decoding ignores every activation, so the decoded filters
-    are the list's own."""
-    return [ReLU() if isinstance(layer, vj.Smooth) else layer for layer in layers]
 
 
 def network_fn(layers: list):
@@ -221,7 +213,7 @@ def cross_lens(relu_layers, smooth, white_smooth, wd: Workdir) -> dict:
     h1_relu = vj.proxy_kernels(relu_apply, relu_layers, (28, 28, 1), order=1).h1
     dec_relu = np.moveaxis(np.asarray(dj.decode(relu_layers, 6, unpool="bicubic")), 0, -1)
     dec_smooth = np.moveaxis(
-        np.asarray(dj.decode(decodable(smooth), 6, unpool="nearest", avg_weighting=True)), 0, -1
+        np.asarray(dj.decode(smooth, 6, unpool="nearest", avg_weighting=True)), 0, -1
     )
     cos_relu = cosine(dec_relu, h1_relu)
     cos_smooth = cosine(dec_smooth, white_smooth.h1)

@@ -65,7 +65,7 @@ def test_forward_matches_lax_conv_with_mosaic_kernel_under_jit():
 )
 def test_as_layers_is_the_same_convolution(strides, padding, use_bias):
     """float64: cnn_layers.forward of the converted layer equals the module, any padding."""
-    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):  # forward's bias broadcasting
+    with jax.enable_x64(True):
         layer = AnalyticConv(
             2, 3, 5, strides, padding=padding, use_bias=use_bias, mosaic=MIXED,
             dtype=jnp.float64, rngs=nnx.Rngs(0),

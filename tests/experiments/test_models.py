@@ -16,14 +16,6 @@ from cnn_layers import Conv, Pool, ReLU
 from experiments import acl_models, models, volterra_models
 
 
-@pytest.fixture(autouse=True)
-def _allow_rank_promotion():
-    """cnn_layers.forward and fold_batchnorm broadcast biases and batch-norm gains by implicit
-    rank promotion ((N, H, W, C) + (C,)), which tests/conftest.py makes an error."""
-    with jax.numpy_rank_promotion("allow"):
-        yield
-
-
 def _randomize(model: nnx.Module, seed: int) -> nnx.Module:
     """Random float64 weights, analytic kernel parameters and batch-norm statistics (scale,
     offset, mean, var) in place of whatever ``model`` holds (e.g. shapes only), then inference

@@ -121,8 +121,7 @@ def test_interrupted_training_resumes_to_the_same_parameters(tmp_path, monkeypat
         assert all(np.abs(v["mean"]).max() > 0 for v in stats["layers"].values())
         # evaluation used the running averages: the model in inference mode, as from_nnx reads it
         _, test_set = _tiny_sets()
-        with jax.numpy_rank_promotion("allow"):  # cnn_layers.forward's bias broadcasting
-            logits = cnn_layers.forward(cnn_layers.from_nnx(full.model()), test_set.images)
+        logits = cnn_layers.forward(cnn_layers.from_nnx(full.model()), test_set.images)
         accuracy = float(np.mean(np.argmax(logits, -1) == test_set.labels))
         assert accuracy == pytest.approx(full.test["accuracy"])
 
@@ -221,8 +220,7 @@ def test_train_net_smoke_writes_the_workdir_contract(tmp_path, name, dataset):
     arrays = np.load(tmp_path / "arrays" / f"{name}.npz")
     assert arrays["mean_image"].shape == ((28, 28, 1) if dataset == "mnist_5k" else (32, 32, 3))
     assert any(k.endswith("_var") for k in arrays) and any(k.endswith("_kernel") for k in arrays)
-    with jax.numpy_rank_promotion("allow"):  # cnn_layers.fold_batchnorm's broadcasting
-        layers = cnn_layers.from_nnx(net.model())
+    layers = cnn_layers.from_nnx(net.model())
     assert type(layers[-1]).__name__ == "Dense"
     with pytest.raises(ValueError, match="config.model must be one of"):
         config.model = "alexnet"
