@@ -36,7 +36,7 @@ padded image gives it instead of zero).
 from cnn_layers._describe import LayerInfo, MapShape, describe
 from cnn_layers._fold import fold_batchnorm, fold_batchnorms
 from cnn_layers._forward import flatten, forward, global_avg_pool
-from cnn_layers._geometry import Geometry, geometry, layer_paths
+from cnn_layers._geometry import Geometry, chain, geometry, layer_paths
 from cnn_layers._layers import (
     PADDINGS,
     POOL_KINDS,
@@ -75,6 +75,7 @@ __all__ = [
     "SMOOTH_FUNCTIONS",
     "Smooth",
     "__version__",
+    "chain",
     "describe",
     "flatten",
     "fold_batchnorm",

@@ -1,4 +1,5 @@
-"""Benchmark suite 'decoding': decode all 580 filters of the MatConvNet MNIST LeNet.
+"""Benchmark suite 'decoding': decode all 580 filters of the MatConvNet MNIST LeNet, and every
+filter of every conv layer of the small ResNet.
 
 Cases (one run, same machine):
 
@@ -8,7 +9,13 @@ Cases (one run, same machine):
 * the paper's nested-loop algorithm transcribed with numpy loops (per filter, per channel
   pair, per pixel substitution). It is slow, so a subset of the filters of each layer is timed
   once and the time is extrapolated linearly to all filters (the row's ``impl`` says so);
-* a large jitted float32 matmul, giving this machine's multiply-add rate in the same run.
+* a large jitted float32 matmul, giving this machine's multiply-add rate in the same run;
+* ``experiments.models.ResNet`` (random weights and batch-norm statistics, converted by
+  ``cnn_layers.from_nnx``): its 9 conv layers (stem, the blocks' convs and the two 1x1
+  projections; 336 filters) decoded in one jitted program, timed in alternating rounds with the
+  matmul. Its rate counts the work the program actually executes: XLA's flop count of the
+  compiled decoder (the useful multiply-adds, each input tap of each substitution once, are
+  reported next to it).
 
 The decoding work is counted as the multiply-adds of the dense full convolutions (every output
 pixel of every substitution summing ``kh kw`` taps over all shared channels): about 2.05 GMAC,
@@ -26,14 +33,14 @@ import numpy as np
 from jax import lax
 
 from decoding_jax import Conv, Pool, ReLU, decode, resize_matrix, unpool
-from experiments._timing import ratio, row, time_fn
+from experiments._timing import ratio, row, time_fn, time_interleaved
 
 CASE = "lenet_580_filters_bicubic"
 CONV_LAYERS = (0, 2, 4, 6)
 METHOD = "bicubic"
 
 
-def lenet_layers(seed: int = 0) -> list:
+def random_lenet(seed: int = 0) -> list:
     """The MatConvNet MNIST LeNet layer list with random float32 weights."""
     rng = np.random.default_rng(seed)
     shapes = [(5, 5, 1, 20), (5, 5, 20, 50), (4, 4, 50, 500), (1, 1, 500, 10)]
@@ -126,10 +133,91 @@ def _matmul_rate(n: int, repeats: int) -> tuple[float, float, float]:
     return n**3 / median, median, first
 
 
+def random_resnet(seed: int = 0) -> list:
+    """The small ResNet's layer list, random weights and batch-norm statistics, folded."""
+    from flax import nnx
+
+    import cnn_layers
+    from experiments import models
+
+    model = models.ResNet(rngs=nnx.Rngs(seed))
+    rng = np.random.default_rng(seed)
+    for _, bn in nnx.iter_graph(model):
+        if isinstance(bn, nnx.BatchNorm):
+            c = bn.mean.shape
+            bn.mean.set_value(jnp.asarray(rng.normal(size=c) * 0.1, jnp.float32))
+            bn.var.set_value(jnp.asarray(rng.uniform(0.5, 1.5, c), jnp.float32))
+    model.eval()
+    return cnn_layers.from_nnx(model)
+
+
+def useful_macs(layers: list, path, input_shape) -> int:
+    """Each input tap of each substitution once: ``n Y X kh kw j c`` per conv step of the
+    decoder's dense maps, summed over the layers below ``path`` (a lower bound on the work)."""
+    import cnn_layers
+
+    chain = cnn_layers.chain(cnn_layers.describe(layers, input_shape), path)
+    n = chain[-1].layer.w.shape[3]
+
+    def below(infos, size):
+        total = 0
+        for info in reversed(infos):
+            if isinstance(info.layer, cnn_layers.Residual):
+                tb, sb = below(info.block, size)
+                ts, ss = below(info.shortcut, size)
+                total, size = total + tb + ts, tuple(max(a, b) for a, b in zip(sb, ss, strict=True))
+            elif isinstance(info.layer, Conv):
+                kh, kw, c, j = info.layer.w.shape
+                total += n * size[0] * size[1] * kh * kw * j * c
+                size = (info.stride * (size[0] - 1) + kh, info.stride * (size[1] - 1) + kw)
+        return total, size
+
+    kh, kw = chain[-1].layer.w.shape[:2]
+    return below(chain[:-1], (kh, kw))[0]
+
+
+def _resnet_case(repeats: int, matmul_n: int) -> dict:
+    import cnn_layers
+
+    layers = random_resnet()
+    shape = (28, 28, 1)
+    paths = cnn_layers.layer_paths(layers, (Conv,))
+    fast = jax.jit(lambda ls: [decode(ls, p, input_shape=shape) for p in paths])
+    a = jax.random.normal(jax.random.key(0), (matmul_n, matmul_n), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    times = time_interleaved(
+        {"decode": lambda: fast(layers), "matmul": lambda: dot(a, a)}, repeats=repeats
+    )
+    (t_dec, c_dec), (t_mm, c_mm) = times["decode"], times["matmul"]
+    try:
+        flops = fast.lower(layers).compile().cost_analysis()["flops"]
+    except Exception:  # cost analysis is backend dependent
+        flops = float("nan")
+    useful = sum(useful_macs(layers, p, shape) for p in paths)
+    rate = matmul_n**3 / t_mm
+    frac = flops / 2 / t_dec / rate
+    infos = cnn_layers.describe(layers, shape)
+    n = sum(cnn_layers.chain(infos, p)[-1].layer.w.shape[3] for p in paths)
+    case = f"resnet_{len(paths)}_layers_{n}_filters"
+    return {
+        "rows": [
+            row(case, "decoding_jax.decode (jit)", t_dec, c_dec),
+            row(f"matmul_f32_{matmul_n} (with resnet)", "jnp.dot (jit)", t_mm, c_mm),
+        ],
+        "ratios": {"resnet_decode_fraction_of_matmul_rate": ratio(frac, 0.30)},
+        "notes": [
+            f"resnet: XLA flop count {flops / 2e9:.3f} GMAC executed at "
+            f"{flops / 2 / t_dec / 1e9:.1f} GMAC/s = {frac:.0%} of the interleaved matmul rate "
+            f"{rate / 1e9:.1f} GMAC/s; useful multiply-adds {useful / 1e9:.3f} GMAC "
+            f"({useful / t_dec / rate:.0%} of the matmul rate)",
+        ],
+    }
+
+
 def run(*, repeats: int = 5, paper_filters: int = 4, matmul_n: int = 2048) -> dict:
     """Times the decoders; see the module docstring. ``paper_filters`` filters per layer are
     run through the nested-loop transcription and extrapolated to all 580."""
-    layers = lenet_layers()
+    layers = random_lenet()
     work = sum(dense_macs(layers, i) for i in CONV_LAYERS)
     n_filters = [layers[i].w.shape[3] for i in CONV_LAYERS]
 
@@ -158,6 +246,7 @@ def run(*, repeats: int = 5, paper_filters: int = 4, matmul_n: int = 2048) -> di
         flops = float("nan")
 
     frac = work / t_fast / rate
+    resnet = _resnet_case(repeats, matmul_n)
     return {
         "rows": [
             row(CASE, "decoding_jax.decode (jit)", t_fast, c_fast),
@@ -169,10 +258,12 @@ def run(*, repeats: int = 5, paper_filters: int = 4, matmul_n: int = 2048) -> di
                 t_paper,
             ),
             row(f"matmul_f32_{matmul_n}", "jnp.dot (jit)", t_mm, c_mm),
-        ],
+        ]
+        + resnet["rows"],
         "ratios": {
             "decode_fraction_of_matmul_rate": ratio(frac, 0.30),
             "decode_speedup_vs_paper_loops": ratio(t_paper / t_fast, 100.0),
+            **resnet["ratios"],
         },
         "notes": [
             f"work = dense full-convolution multiply-adds = {work / 1e9:.3f} GMAC",
@@ -183,6 +274,7 @@ def run(*, repeats: int = 5, paper_filters: int = 4, matmul_n: int = 2048) -> di
             f"(executed rate {flops / 2 / t_fast / 1e9:.1f} GMAC/s)",
             f"max relative difference decode vs plain {err_plain:.1e}, "
             f"decode vs paper loops (float64) {err_paper:.1e}",
+            *resnet["notes"],
         ],
     }
 

@@ -64,8 +64,9 @@ def lenet(params, x):
     return _conv(x, w4, b4)
 
 
-def lenet_layers(params):
-    """The same net as a volterra_jax layer list."""
+def tanh_lenet_layers(params):
+    """``lenet`` (a tanh after every hidden conv, unlike the experiments' LeNet) as the layer
+    list of the same parameters."""
     (w1, b1), (w2, b2), (w3, b3), (w4, b4) = params
     act = vj.Smooth(jnp.tanh)
     return [
@@ -82,30 +83,27 @@ def lenet_layers(params):
 
 
 VGG_INPUT = (28, 28, 1)
-_VGG_BLOCKS = ((1, 16, False), (16, 16, True), (16, 32, False), (32, 32, True), (32, 64, False))
 
 
-def vgg_twin_layers(key, *, fold: bool = True) -> list:
-    """The smooth twin of the VGG-style net as a layer list, random weights (He-scaled convs,
-    batch-norm statistics near their initial values), batch norm folded or kept."""
-    keys = iter(jax.random.split(key, 6 * len(_VGG_BLOCKS) + 2))
-    act = cl.Smooth(jnp.tanh)
-    layers = []
-    for cin, cout, pool in _VGG_BLOCKS:
-        w = jax.random.normal(next(keys), (3, 3, cin, cout)) * np.sqrt(2.0 / (9 * cin))
-        b = 0.05 * jax.random.normal(next(keys), (cout,))
-        bn = cl.BatchNorm(
-            scale=1 + 0.1 * jax.random.normal(next(keys), (cout,)),
-            offset=0.1 * jax.random.normal(next(keys), (cout,)),
-            mean=0.1 * jax.random.normal(next(keys), (cout,)),
-            var=0.5 + jax.random.uniform(next(keys), (cout,)),
-        )
-        layers += [cl.Conv(w, b, padding="SAME"), bn, act]
-        if pool:
-            layers.append(cl.Pool(2, "avg"))
-    w = jax.random.normal(next(keys), (64, 10)) / 8
-    layers += [cl.GlobalAvgPool(), cl.Dense(w, 0.05 * jax.random.normal(next(keys), (10,)))]
-    return cl.fold_batchnorms(layers) if fold else layers
+def vgg_twin_layers(seed: int, *, fold: bool = True) -> list:
+    """The smooth twin of ``experiments.models.VGG`` (tanh, average pools) as a layer list
+    (``cnn_layers.from_nnx``): He-initialised convs, batch-norm statistics moved off their
+    initial values, batch norm folded or kept."""
+    from flax import nnx
+
+    from experiments import models
+
+    model = models.VGG(activation="tanh", pool="avg", rngs=nnx.Rngs(seed))
+    keys = iter(jax.random.split(jax.random.key(seed), 64))
+    for _, bn in nnx.iter_graph(model):
+        if isinstance(bn, nnx.BatchNorm):
+            c = bn.mean.shape
+            bn.scale.set_value(1 + 0.1 * jax.random.normal(next(keys), c))
+            bn.bias.set_value(0.1 * jax.random.normal(next(keys), c))
+            bn.mean.set_value(0.1 * jax.random.normal(next(keys), c))
+            bn.var.set_value(0.5 + jax.random.uniform(next(keys), c))
+    model.eval()
+    return cl.from_nnx(model, fold_batchnorm=fold)
 
 
 def zero_extended(layers, frame):
@@ -116,7 +114,8 @@ def zero_extended(layers, frame):
     x = frame[None]
     for layer in layers:
         if isinstance(layer, cl.Conv):
-            x = _conv(x, layer.w, layer.b.reshape(1, 1, 1, -1))
+            b = jnp.zeros(layer.w.shape[3]) if layer.b is None else layer.b
+            x = _conv(x, layer.w, b.reshape(1, 1, 1, -1))
         elif isinstance(layer, cl.BatchNorm):
             g, h = layer.gain_and_shift(x.dtype)
             x = x * g.reshape(1, 1, 1, -1) + h.reshape(1, 1, 1, -1)
@@ -125,7 +124,7 @@ def zero_extended(layers, frame):
         elif isinstance(layer, cl.GlobalAvgPool):
             x = x.mean(axis=(1, 2))
         elif isinstance(layer, cl.Dense):
-            x = x @ layer.w + layer.b.reshape(1, -1)
+            x = x @ layer.w + (0 if layer.b is None else layer.b.reshape(1, -1))
         else:
             x = layer(x)
     return x[0]
@@ -149,7 +148,7 @@ def _rel(a, b):
 
 def _lenet(repeats: int) -> dict:
     params = lenet_params(jax.random.key(0))
-    layers = lenet_layers(params)
+    layers = tanh_lenet_layers(params)
     rf = vj.receptive_field(layers)
     x0 = jnp.zeros(rf.shape)
 
@@ -192,8 +191,8 @@ def _lenet(repeats: int) -> dict:
 
 
 def _vgg_twin(repeats: int) -> dict:
-    folded = vgg_twin_layers(jax.random.key(1))
-    unfolded = vgg_twin_layers(jax.random.key(1), fold=False)
+    folded = vgg_twin_layers(1)
+    unfolded = vgg_twin_layers(1, fold=False)
     g = cl.geometry(folded, input_shape=VGG_INPUT)
     frame = jnp.zeros(g.size + VGG_INPUT[2:])
     kernels = jax.jit(lambda ls: vj.from_layers(ls, order=2, input_shape=VGG_INPUT).h2)

@@ -139,3 +139,33 @@ def plot_failures(failures: list[tuple], method: str, mode: str, cols: int = 8):
         )
     ax.set_title(title + "\nunit u -> winning unit; rank = units above its own", fontsize=8)
     return fig
+
+
+def plot_decoded_layers(decoding, title: str, cols: int = 16, max_units: int = 32):
+    """The decoded filters of every decoded layer of a network, one mosaic per layer (the first
+    ``max_units`` units, the first input channel), with each layer's Table-1 error."""
+    blocks = []
+    for layer in decoding.layers:
+        f = layer.filters[:max_units, ..., :1]
+        label = (
+            f"{layer.name}: {len(layer.filters)} units, {f.shape[1]}x{f.shape[2]} filters, "
+            f"error {layer.error_mean:.4f}, self-consistency {layer.self_consistency:.0%}"
+        )
+        blocks.append((label, f))
+    ratios = [-(-len(f) // cols) * (f.shape[1] + 1) / (cols * (f.shape[2] + 1)) for _, f in blocks]
+    fig, axes = figure(
+        len(blocks),
+        1,
+        figsize=(9, 9 * sum(ratios) + 0.4 * len(blocks) + 0.6),
+        gridspec_kw={"height_ratios": ratios},
+        squeeze=False,
+    )
+    for ax, (label, filters) in zip(axes[:, 0], blocks, strict=True):
+        _imshow(ax, mosaic(filters, cols))
+        ax.set_title(label, fontsize=7)
+    fig.suptitle(
+        f"{title}: decoded filters of every conv layer ({decoding.unpool} unpooling; each "
+        "scaled by its own largest magnitude, black < 0 < white)",
+        fontsize=9,
+    )
+    return fig

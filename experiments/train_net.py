@@ -12,42 +12,16 @@ workdir contract (config.json, metrics.jsonl, summary.json, checkpoints/) plus
 mean image). Rerunning the same command resumes from the newest checkpoint.
 """
 
-from flax import nnx
-
-from experiments import _app, models, trained
+from experiments import _app, trained
 from experiments._outputs import Workdir
-
-# the recipe fields that are constructor arguments of each model
-ARCHITECTURE = {
-    "lenet": ("init_scale",),
-    "vgg": ("blocks", "activation", "pool"),
-    "resnet": ("widths", "activation"),
-}
-TITLES = {"lenet": "LeNet", "vgg": "VGG", "resnet": "ResNet"}
-
-
-def train_net(config, workdir: Workdir) -> trained.TrainedNet:
-    """Trains (or resumes) ``config.model`` with its recipe ``config[config.model]``."""
-    if config.model not in models.MODELS:
-        known = tuple(models.MODELS)
-        raise ValueError(f"config.model must be one of {known}, got {config.model!r}")
-    recipe = config[config.model]
-    arch = {name: recipe[name] for name in ARCHITECTURE[config.model]}
-
-    def make_model(in_channels):
-        return models.MODELS[config.model](in_channels, rngs=nnx.Rngs(recipe.seed), **arch)
-
-    net = trained.fit(recipe, workdir, make_model)
-    net.summary["model"] = config.model
-    return net
 
 
 def run(config, workdir: str) -> trained.TrainedNet:
     """Trains the network and writes the workdir contract. Importable from a notebook."""
     wd = Workdir(workdir)
     wd.write_config(config)
-    net = train_net(config, wd)
-    trained.write_net(wd, net, config.model, TITLES[config.model])
+    net = trained.fit_named(config, wd)
+    trained.write_net(wd, net, config.model, trained.TITLES[config.model])
     return net
 
 

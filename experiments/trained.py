@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from experiments import data, train
+from experiments import data, models, train
 from experiments._outputs import Workdir, figure
 from experiments.configs.train_lenet import num_epochs
 
@@ -38,6 +38,32 @@ class TrainedNet(NamedTuple):
     def model(self) -> nnx.Module:
         """The trained NNX model in inference mode: ``cnn_layers.from_nnx(net.model())``."""
         return nnx.merge(self.graphdef, self.params)
+
+
+# the recipe fields that are constructor arguments of each model of experiments.train_net
+ARCHITECTURE = {
+    "lenet": ("init_scale",),
+    "vgg": ("blocks", "activation", "pool"),
+    "resnet": ("widths", "activation"),
+}
+TITLES = {"lenet": "LeNet", "vgg": "VGG", "resnet": "ResNet"}
+
+
+def fit_named(config, workdir: Workdir) -> "TrainedNet":
+    """Trains (or resumes) ``config.model`` with its recipe ``config[config.model]``
+    (``experiments/configs/train_net.py``)."""
+    if config.model not in models.MODELS:
+        known = tuple(models.MODELS)
+        raise ValueError(f"config.model must be one of {known}, got {config.model!r}")
+    recipe = config[config.model]
+    arch = {name: recipe[name] for name in ARCHITECTURE[config.model]}
+
+    def make_model(in_channels):
+        return models.MODELS[config.model](in_channels, rngs=nnx.Rngs(recipe.seed), **arch)
+
+    net = fit(recipe, workdir, make_model)
+    net.summary["model"] = config.model
+    return net
 
 
 def load_data(config):

@@ -141,7 +141,12 @@ def test_lenet_layers_and_a_lax_transcription():
 
 def test_vgg_and_resnet_structure():
     def converted(ctor):  # shapes only: nothing is initialised or computed
-        return jax.eval_shape(lambda: cnn_layers.from_nnx(ctor(rngs=nnx.Rngs(0))))
+        def build():
+            model = ctor(rngs=nnx.Rngs(0))
+            model.eval()
+            return cnn_layers.from_nnx(model)
+
+        return jax.eval_shape(build)
 
     vgg = converted(models.VGG)
     convs = [layer for layer in vgg if isinstance(layer, Conv)]

@@ -62,6 +62,11 @@ def test_notebook_cells_run_and_compute_the_right_things(notebook):
     ns, _ = notebook
     assert ns["coefficients"].shape == (16, 81, 7, 7)
     assert ns["decoded"].shape == (10, 28, 28, 1)
+    # the README's "your own network" cell: a user's SAME-padded, batch-normalised CNN
+    assert [type(layer).__name__ for layer in ns["layers"]][-2:] == ["GlobalAvgPool", "Dense"]
+    assert ns["filters"].shape == (32, 8, 8, 1)
+    frame = ns["kernels"].rf_shape
+    assert ns["kernels"].h2.shape == (*frame, *frame, 10)
     np.testing.assert_allclose(ns["composed"].h2, ns["autodiff"].h2, rtol=1e-4, atol=1e-5)
     assert ns["fit"].spec.codes == ("G",) and float(ns["fit"].rel_error[0]) < 1e-2
 
