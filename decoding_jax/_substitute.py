@@ -113,12 +113,14 @@ def _shifted_sum(t, w, stride: int):
     """The same sum as one matmul over the shared channel, ``P[u, v, n, q, c] = sum_j t[n, q, j]
     w[u, v, c, j]``, then the ``kh kw`` tap planes added at their offsets (dilated by the
     stride): better than a convolution for few output channels or tiny maps."""
-    kh, kw = w.shape[:2]
-    p = jnp.einsum("nyxj,uvcj->uvnyxc", t, w)
+    kh, kw, cin, j = w.shape
+    n, y, x, _ = t.shape
+    # (n y x, j) x (j, u v c): a plain row-major matmul, no transposed copy of the maps
+    p = (t.reshape(n * y * x, j) @ w.reshape(kh * kw * cin, j).T).reshape(n, y, x, kh, kw, cin)
     zero = jnp.zeros((), t.dtype)
     planes = [
         lax.pad(
-            p[u, v],
+            p[:, :, :, u, v],
             zero,
             ((0, 0, 0), (u, kh - 1 - u, stride - 1), (v, kw - 1 - v, stride - 1), (0, 0, 0)),
         )
