@@ -5,7 +5,7 @@
     python -m experiments.acl_fit --config.dataset=cifar10 --config.data_dir=D
 
 The target is, in this order of precedence: the HWIO tensor in ``kernels_npy``; on
-``cifar10`` the first layer of a small plain four-layer net (:class:`acl_models.FourLayerNet`,
+``cifar10`` the first layer of a small plain four-layer net (:class:`anann.FourLayerNet`,
 trained by :func:`train.train` in ``<workdir>/cifar_net``); otherwise conv1 of the LeNet of
 :func:`train_lenet.run` (trained or resumed in ``lenet_workdir``, default ``<workdir>/lenet``).
 Every slice is fitted by every family with :func:`analytic_jax.fit_kernels`, which keeps the best
@@ -30,8 +30,11 @@ from analytic_jax import (
     mosaic_kernels,
     param_count,
 )
-from experiments import _app, acl_models, train, train_lenet, trained
-from experiments._outputs import Workdir, figure
+from experiments import _app, train_lenet
+from experiments.core import nets, train
+from experiments.models import anann
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 # The paper's Figure 4a frame colours.
 FAMILY_COLORS = {
@@ -97,9 +100,9 @@ def _small_cifar_net(config, wd: Workdir):
     net_config = config.lenet.copy_and_resolve_references()
     with net_config.unlocked():
         net_config.num_epochs = train_lenet.num_epochs(net_config)
-    train_set, test_set, _ = trained.load_data(net_config)
-    model = acl_models.build(
-        lambda: acl_models.FourLayerNet(
+    train_set, test_set, _ = nets.load_data(net_config)
+    model = anann.build(
+        lambda: anann.FourLayerNet(
             train_set.images.shape[-1],
             convs=tuple(tuple(c) for c in config.cifar_convs),
             init_scale=net_config.init_scale,

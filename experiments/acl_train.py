@@ -32,9 +32,12 @@ import optax
 from flax import nnx
 
 from analytic_jax import get_family, kernel_slices
-from experiments import _app, acl_models, train, train_lenet
-from experiments._outputs import Workdir, figure
+from experiments import _app, train_lenet
 from experiments.acl_fit import plot_mosaic
+from experiments.core import train
+from experiments.models import anann
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 _AKP = re.compile(r"akp_([A-Z][a-z]*)")
 
@@ -200,13 +203,13 @@ def run(config, workdir: str) -> dict:
     lenet = train_lenet.run(config.lenet, config.lenet_workdir or str(wd.path / "lenet"))
     train_set, test_set = lenet.train_set, lenet.test_set
     n_steps = _num_steps(sched, len(train_set.labels))
-    plain_model = nnx.eval_shape(lambda: acl_models.AnaLeNet(arrangements={}, rngs=nnx.Rngs(0)))
+    plain_model = nnx.eval_shape(lambda: anann.AnaLeNet(arrangements={}, rngs=nnx.Rngs(0)))
     models = {
         "plain_lenet": _row(
             "plain_lenet",
             {"accuracy": lenet.summary["test_accuracy"], "loss": lenet.summary["test_loss"]},
-            acl_models.conv_param_counts(plain_model),
-            acl_models.conv_param_counts(plain_model, with_bias=True),
+            anann.conv_param_counts(plain_model),
+            anann.conv_param_counts(plain_model, with_bias=True),
             time.perf_counter() - start,
             n_steps,
         )
@@ -215,8 +218,8 @@ def run(config, workdir: str) -> dict:
     lenet_arr = config.lenet_arrangements.to_dict()
 
     start = time.perf_counter()
-    model = acl_models.build(
-        lambda: acl_models.AnaLeNet(
+    model = anann.build(
+        lambda: anann.AnaLeNet(
             train_set.images.shape[-1],
             arrangements=lenet_arr,
             init_scale=sched.init_scale,
@@ -230,9 +233,9 @@ def run(config, workdir: str) -> dict:
     def anann_lenet():
         return nnx.merge(init_graphdef, init_state)
 
-    counts = acl_models.conv_param_counts(model)
-    counts_bias = acl_models.conv_param_counts(model, with_bias=True)
-    specs = {n: c.spec for n, c in acl_models.analytic_layers(model).items()}
+    counts = anann.conv_param_counts(model)
+    counts_bias = anann.conv_param_counts(model, with_bias=True)
+    specs = {n: c.spec for n, c in anann.analytic_layers(model).items()}
     res = train_analytic(
         key, model, train_set, test_set, sched, Workdir(wd.path / "anann_lenet"),
         akp_lr_scale=config.akp_lr_scale, num_steps=n_steps,
@@ -247,24 +250,24 @@ def run(config, workdir: str) -> dict:
     four_arr = config.four.arrangements.to_dict()
     if config.four.enabled:
         start = time.perf_counter()
-        plain4 = acl_models.build(lambda: acl_models.FourLayerNet(
+        plain4 = anann.build(lambda: anann.FourLayerNet(
             train_set.images.shape[-1], convs=four_convs, init_scale=sched.init_scale,
             rngs=nnx.Rngs(sched.seed),
         ))  # fmt: skip
-        c4 = acl_models.conv_param_counts(plain4)
-        c4b = acl_models.conv_param_counts(plain4, with_bias=True)
+        c4 = anann.conv_param_counts(plain4)
+        c4b = anann.conv_param_counts(plain4, with_bias=True)
         r4 = train.train(key, plain4, train_set, test_set, sched, Workdir(wd.path / "plain_four"))
         models["plain_four"] = _row(
             "plain_four", r4.test, c4, c4b, time.perf_counter() - start, n_steps,
             r4.steps_per_second, sched.batch_size,
         )  # fmt: skip
         start = time.perf_counter()
-        ana4 = acl_models.build(lambda: acl_models.FourLayerNet(
+        ana4 = anann.build(lambda: anann.FourLayerNet(
             train_set.images.shape[-1], convs=four_convs, arrangements=four_arr,
             init_scale=sched.init_scale, rngs=nnx.Rngs(sched.seed),
         ))  # fmt: skip
-        a4 = acl_models.conv_param_counts(ana4)
-        a4b = acl_models.conv_param_counts(ana4, with_bias=True)
+        a4 = anann.conv_param_counts(ana4)
+        a4b = anann.conv_param_counts(ana4, with_bias=True)
         r = train_analytic(
             key, ana4, train_set, test_set, sched, Workdir(wd.path / "anann_four"),
             akp_lr_scale=config.akp_lr_scale, num_steps=n_steps,
@@ -319,7 +322,7 @@ def run(config, workdir: str) -> dict:
     rows = []
     for name, m in models.items():
         c = m["conv_params"]
-        rows.append([name, f"{m['test_accuracy']:.4f}", *(c[k] for k in acl_models.CONV_NAMES),
+        rows.append([name, f"{m['test_accuracy']:.4f}", *(c[k] for k in anann.CONV_NAMES),
                      m["conv_params_total"], m["conv_params_with_bias_total"],
                      f"{m['wall_seconds']:.0f}"])  # fmt: skip
     comparisons = {}

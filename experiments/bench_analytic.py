@@ -4,7 +4,7 @@ Both models are MatConvNet's MNIST LeNet (conv 20@5x5, maxpool 2, conv 50@5x5, m
 conv 500@4x4, ReLU, conv 10@1x1; VALID padding, 28x28x1 inputs) trained by the same jitted
 step (softmax cross-entropy, SGD with momentum 0.9) on the same batch of 100. In AnaNN-LeNet the
 first three convolutions are :class:`analytic_jax.AnalyticConv` mosaics
-(``acl_models.LENET_ARRANGEMENTS``, the models of ``acl_train``),
+(``anann.LENET_ARRANGEMENTS``, the models of ``acl_train``),
 whose kernels are rebuilt from their AKPs inside every step; conv4 (1x1) stays plain. The
 arrangements give far fewer conv parameters (reported in ``notes``); the goal is a step at most
 1.3x the plain one, i.e. ``plain / analytic >= 1 / 1.3``.
@@ -18,8 +18,8 @@ import jax
 import optax
 from flax import nnx
 
-from experiments import acl_models
 from experiments._timing import ratio, row, time_fn
+from experiments.models import anann
 
 BATCH = 100
 ROUNDS = 3
@@ -50,13 +50,13 @@ def run(*, repeats: int = 5) -> dict:
     y = jax.random.randint(ky, (BATCH,), 0, 10)
     tx = optax.sgd(1e-3, momentum=0.9)
     steps, counts, compile_s, medians = {}, {}, {}, {}
-    for impl, arrangements in (("plain_lenet", {}), ("anann_lenet", acl_models.LENET_ARRANGEMENTS)):
-        model = acl_models.build(
-            lambda a=arrangements: acl_models.AnaLeNet(
+    for impl, arrangements in (("plain_lenet", {}), ("anann_lenet", anann.LENET_ARRANGEMENTS)):
+        model = anann.build(
+            lambda a=arrangements: anann.AnaLeNet(
                 arrangements=a, init_scale=None, rngs=nnx.Rngs(0)
             )
         )
-        counts[impl] = sum(acl_models.conv_param_counts(model).values())
+        counts[impl] = sum(anann.conv_param_counts(model).values())
         step, params = make_step(model, tx)
         steps[impl] = (step, params, tx.init(params))
         _, compile_s[impl] = time_fn(step, *steps[impl][1:], x, y, repeats=1, warmup=1)
@@ -82,7 +82,7 @@ def run(*, repeats: int = 5) -> dict:
         },
         "notes": {
             "device": str(jax.devices()[0].device_kind),
-            "arrangements": dict(acl_models.LENET_ARRANGEMENTS),
+            "arrangements": dict(anann.LENET_ARRANGEMENTS),
             "conv_kernel_params": counts,
             "conv_param_reduction": reduction,
             "cpu_s_per_step": {impl: statistics.median(v) for impl, v in cpu.items()},

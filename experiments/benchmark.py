@@ -14,7 +14,7 @@ import time
 
 from absl import app, flags, logging
 
-from experiments import _outputs
+from experiments import workdir as workdir_lib
 
 SUITES = ("scattering", "volterra", "decoding", "analytic")
 
@@ -62,8 +62,8 @@ def run(suites: list[str] | None = None, workdir: str = "runs/benchmark", repeat
         module = importlib.import_module(f"experiments.bench_{name}")
         results[name] = module.run(repeats=repeats)
         results[name]["wall_seconds"] = time.perf_counter() - start
-    wd = _outputs.Workdir(workdir)
-    wd.write_json("benchmark.json", {"suites": results, "environment": _outputs.environment()})
+    wd = workdir_lib.Workdir(workdir)
+    wd.write_json("benchmark.json", {"suites": results, "environment": workdir_lib.environment()})
     wd.write_summary(
         {f"{s}/{k}": v["value"] for s, r in results.items() for k, v in r.get("ratios", {}).items()}
     )

@@ -60,9 +60,10 @@ from absl import logging
 
 import cnn_layers
 import decoding_jax as dj
-from experiments import _app, models, train_lenet, trained
-from experiments._outputs import Workdir
-from experiments.decode_figures import paper_name, plot_failures, plot_figure1, plot_figure4
+from experiments import _app, models, train_lenet
+from experiments.core import nets
+from experiments.plots.decoding import paper_name, plot_failures, plot_figure1, plot_figure4
+from experiments.workdir import Workdir
 
 # Table 1 of the paper (mean, std) for bicubic, nearest, bilinear unpooling.
 PAPER_TABLE1 = {
@@ -198,7 +199,7 @@ def place_at_receptive_field(
 
 
 def self_consistency(
-    layers, decoded: np.ndarray, layer: int, net: trained.TrainedNet, data_max_abs: float
+    layers, decoded: np.ndarray, layer: int, net: nets.TrainedNet, data_max_abs: float
 ) -> dict[str, dict]:
     """Feeds every decoded filter of ``layer`` to the network as an input image.
 

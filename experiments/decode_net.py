@@ -13,10 +13,11 @@ contract when it trains.
 import time
 
 import cnn_layers
-from experiments import _app, trained
-from experiments._outputs import Workdir
-from experiments.decode_figures import plot_decoded_layers
+from experiments import _app
+from experiments.core import nets
 from experiments.lenses import decoding
+from experiments.plots.decoding import plot_decoded_layers
+from experiments.workdir import Workdir
 
 
 def run(config, workdir: str) -> dict:
@@ -24,13 +25,13 @@ def run(config, workdir: str) -> dict:
     start = time.perf_counter()
     wd = Workdir(workdir)
     wd.write_config(config)
-    net = trained.fit_named(config.net, Workdir(config.net_workdir) if config.net_workdir else wd)
+    net = nets.fit_named(config.net, Workdir(config.net_workdir) if config.net_workdir else wd)
     layers = cnn_layers.from_nnx(net.model())
     images = net.test_set.images
     if config.num_images > 0:
         images = images[: config.num_images]
     result = decoding.compute(layers, images, unpool=config.unpool, batch_size=config.batch_size)
-    name = trained.TITLES[config.net.model]
+    name = nets.TITLES[config.net.model]
     wd.save_figure(
         "decoded_layers", plot_decoded_layers(result, name, max_units=config.units_shown)
     )

@@ -17,8 +17,10 @@ import jax
 import numpy as np
 
 import scattering_jax
-from experiments import _app, data, features, linear, train_lenet
-from experiments._outputs import Workdir, figure
+from experiments import _app, train_lenet
+from experiments.core import data, features, linear
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 
 def scattering_features(

@@ -30,8 +30,10 @@ from jax.scipy import ndimage
 import cnn_layers
 import decoding_jax
 import scattering_jax
-from experiments import _app, data, models, train_lenet
-from experiments._outputs import Workdir, figure
+from experiments import _app, models, train_lenet
+from experiments.core import data
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 OMEGA = 2 * np.pi / 28
 

@@ -20,16 +20,16 @@ import jax
 import cnn_layers
 from experiments import (
     _app,
-    _report,
     decode_lenet,
     models,
+    report,
     scattering_classify,
     scattering_stability,
     tour_lenses,
     train_lenet,
-    trained,
 )
-from experiments._outputs import Workdir, environment
+from experiments.core import nets
+from experiments.workdir import Workdir, environment
 
 
 def _sub(sub, config, lenet_dir: str):
@@ -54,7 +54,7 @@ def run(config, workdir: str = "runs/tour") -> dict:
 
     t = time.perf_counter()
     net = train_lenet.run(config.lenet, lenet_dir)
-    wd.save_figure("lenet_loss", trained.plot_history(Workdir(lenet_dir).metrics(), "LeNet"))
+    wd.save_figure("lenet_loss", nets.plot_history(Workdir(lenet_dir).metrics(), "LeNet"))
     twin_wd = Workdir(wd.path / "lenet_smooth")
     twin = train_lenet.train_lenet(
         config.lenet, twin_wd, activation=config.smooth_activation, pool="avg"
@@ -138,7 +138,7 @@ def run(config, workdir: str = "runs/tour") -> dict:
 
 
 def _report_html(s: dict, config) -> str:
-    R = _report.Section
+    R = report.Section
     vol, ana, sca, dec, cross = (
         s["volterra"],
         s["analytic"],
@@ -221,7 +221,7 @@ def _report_html(s: dict, config) -> str:
         "cnn-lens: four papers' lenses on the same trained network. Numbers are from this "
         "run; summary.json has all of them."
     )
-    return _report.render("cnn-lens tour", intro, sections, meta)
+    return report.render("cnn-lens tour", intro, sections, meta)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import optax
 import analytic_jax
 import decoding_jax as dj
 import volterra_jax as vj
-from experiments._outputs import Workdir, figure
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 
 def network_fn(layers: list):

@@ -11,9 +11,10 @@ trains the other networks (``--config.model=vgg|resnet``).
 
 from flax import nnx
 
-from experiments import _app, models, trained
-from experiments._outputs import Workdir
+from experiments import _app, models
 from experiments.configs.train_lenet import num_epochs  # noqa: F401  (the recipe's epochs)
+from experiments.core import nets
+from experiments.workdir import Workdir
 
 
 def train_lenet(
@@ -23,7 +24,7 @@ def train_lenet(
     activation: str = "relu",
     pool: str = "max",
     checkpoint_dir: str = "checkpoints",
-) -> trained.TrainedNet:
+) -> nets.TrainedNet:
     """Trains (or resumes) one LeNet in ``workdir`` and returns it with its data."""
 
     def make_model(in_channels):
@@ -35,15 +36,15 @@ def train_lenet(
             rngs=nnx.Rngs(config.seed),
         )
 
-    return trained.fit(config, workdir, make_model, checkpoint_dir=checkpoint_dir)
+    return nets.fit(config, workdir, make_model, checkpoint_dir=checkpoint_dir)
 
 
-def run(config, workdir: str) -> trained.TrainedNet:
+def run(config, workdir: str) -> nets.TrainedNet:
     """Trains the LeNet and writes the workdir contract. Importable from a notebook."""
     wd = Workdir(workdir)
     wd.write_config(config)
     net = train_lenet(config, wd)
-    trained.write_net(wd, net, "lenet", "LeNet")
+    nets.write_net(wd, net, "lenet", "LeNet")
     return net
 
 

@@ -12,16 +12,17 @@ workdir contract (config.json, metrics.jsonl, summary.json, checkpoints/) plus
 mean image). Rerunning the same command resumes from the newest checkpoint.
 """
 
-from experiments import _app, trained
-from experiments._outputs import Workdir
+from experiments import _app
+from experiments.core import nets
+from experiments.workdir import Workdir
 
 
-def run(config, workdir: str) -> trained.TrainedNet:
+def run(config, workdir: str) -> nets.TrainedNet:
     """Trains the network and writes the workdir contract. Importable from a notebook."""
     wd = Workdir(workdir)
     wd.write_config(config)
-    net = trained.fit_named(config, wd)
-    trained.write_net(wd, net, config.model, trained.TITLES[config.model])
+    net = nets.fit_named(config, wd)
+    nets.write_net(wd, net, config.model, nets.TITLES[config.model])
     return net
 
 

@@ -3,7 +3,7 @@
     python -m experiments.volterra_mnist --workdir=runs/volterra_mnist
     python -m experiments.volterra_mnist --config.dataset=mnist --config.data_dir=D
 
-1. Trains (or resumes) the conv-sigmoid net of ``experiments.volterra_models`` ending in a
+1. Trains (or resumes) the conv-sigmoid net of ``experiments.models.sigmoid_net`` ending in a
    global mean, so the class score is the spatial mean of one Volterra series applied at every
    position (receptive field 17x17, stride 2).
 2. White-box kernels of the 10 classes by ``volterra_jax.from_layers`` (checked against
@@ -32,8 +32,11 @@ from flax import nnx
 
 import cnn_layers
 import volterra_jax as vj
-from experiments import _app, train, trained, volterra_models
-from experiments._outputs import Workdir, figure
+from experiments import _app
+from experiments.core import nets, train
+from experiments.models import sigmoid_net
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 
 def _floats(text: str) -> list[float]:
@@ -149,17 +152,17 @@ def run(config, workdir: str) -> dict:
     wd = Workdir(workdir)
     wd.write_config(config)
     t_start = time.perf_counter()
-    train_set, test_set, _ = trained.load_data(config)
-    model = volterra_models.SigmoidNet(
+    train_set, test_set, _ = nets.load_data(config)
+    model = sigmoid_net.SigmoidNet(
         train_set.images.shape[-1],
         widths=(config.width1, config.width2),
         rngs=nnx.Rngs(config.seed),
     )
     result = train.train(jax.random.key(config.seed), model, train_set, test_set, config, wd)
     train_seconds = time.perf_counter() - t_start
-    wd.save_figure("loss_curve", trained.plot_history(wd.metrics(), "sigmoid net"))
+    wd.save_figure("loss_curve", nets.plot_history(wd.metrics(), "sigmoid net"))
     params = jax.tree.map(jnp.asarray, result.params)
-    maps = volterra_models.maps_apply(model)
+    maps = sigmoid_net.maps_apply(model)
     logits_fn = jax.jit(lambda x: result.apply_fn(params, x))
 
     def ce(x, y):

@@ -31,7 +31,8 @@ from jax import lax
 import volterra_jax as vj
 from decoding_jax.layers import Conv
 from experiments import _app
-from experiments._outputs import Workdir, figure
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 # The authors' measured relative L2 error of the hacked order-1 kernel (DESIGN.md section 4).
 AUTHORS_HACKED_H1 = {"two_layer": (5e-4, 7e-3), "three_layer": (2e-3, 4e-2)}

@@ -1,7 +1,7 @@
 """The Volterra paper's MNIST study: a conv-sigmoid net ending in a global mean.
 
-The net (``experiments.volterra_models.SigmoidNet``) is trained with the SGD recipe of
-``experiments.train`` on images in [0, 1] minus the mean training image. Its kernels: white box
+The net (``experiments.models.sigmoid_net.SigmoidNet``) is trained with the SGD recipe of
+``experiments.core.train`` on images in [0, 1] minus the mean training image. Its kernels: white box
 by ``from_layers`` (order ``white_order``), black box by ``hack`` on (input, output) pairs of
 the net on receptive-field-sized inputs, fed either unit-norm Gaussian inputs or random crops
 of training digits (``hack_inputs``). Budgets ``eps`` are L-inf in those pixel units.
@@ -19,7 +19,7 @@ def get_config(variant: str = ""):
     c.seed = 0
     c.width1 = 32
     c.width2 = 64
-    # training (experiments.train)
+    # training (experiments.core.train)
     c.pixel_scale = 1.0
     c.batch_size = 100
     c.eval_batch_size = 1000

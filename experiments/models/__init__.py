@@ -9,8 +9,8 @@
   1x1-projection shortcuts, a global average pool and a dense head.
 * :func:`split_model`: any NNX model as a pure ``(apply_fn, params)`` pair.
 
-The Volterra study's sigmoid net is in ``experiments.volterra_models`` and the AnaNNs in
-``experiments.acl_models``.
+The Volterra study's sigmoid net is in ``experiments.models.sigmoid_net`` and the AnaNNs in
+``experiments.models.anann``.
 """
 
 from experiments.models._common import ACTIVATIONS, POOLS, pool_fn, split_model

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import data
+from experiments.core import data
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:

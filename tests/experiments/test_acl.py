@@ -7,7 +7,9 @@ import pytest
 from flax import nnx
 
 from analytic_jax import AnalyticConv, family_kernels, param_count, parse_mosaic
-from experiments import _app, acl_fit, acl_models, acl_train, models, train
+from experiments import _app, acl_fit, acl_train, models
+from experiments.core import train
+from experiments.models import anann
 
 # AKPs per slice of each family, written out here as the oracle (amplitude + shape AKPs).
 N_PARAMS = {"G": 6, "Lg": 2, "Lt": 2, "Tf": 3, "Ts": 3}
@@ -96,7 +98,7 @@ def test_acl_fit_errors(tmp_path):
 
 def test_match_plain_init_sets_slice_norms():
     conv = AnalyticConv(2, 3, 5, mosaic="(2x3)G2Lg1Tf1Ts1P1", rngs=nnx.Rngs(0))
-    acl_models.match_plain_init(conv, jax.random.key(1), 0.01)
+    anann.match_plain_init(conv, jax.random.key(1), 0.01)
     slices = np.transpose(np.asarray(conv.kernel()), (3, 2, 0, 1)).reshape(6, 5, 5)
     norms = np.sqrt((slices**2).sum(axis=(1, 2)))
     np.testing.assert_allclose(norms[:5], 0.05, rtol=1e-5)  # analytic: exactly 0.01 * k
@@ -104,7 +106,7 @@ def test_match_plain_init_sets_slice_norms():
 
 
 def test_analytic_optimizer_matches_optax_and_freezes():
-    model = acl_models.FourLayerNet(
+    model = anann.FourLayerNet(
         1, convs=((2, 3), (2, 3), (2, 3), (10, 3)),
         arrangements={"conv1": "(1x2)G1Lg1", "conv2": "(2x2)Tf2P2"}, rngs=nnx.Rngs(0),
     )  # fmt: skip
@@ -158,7 +160,7 @@ def test_acl_train_smoke(tmp_path, lenet_dir):
     assert on_disk["models"].keys() == {"plain_lenet", "anann_lenet", "plain_four", "anann_four"}
 
     plain = models.LeNet(rngs=nnx.Rngs(0))  # the real LeNet's nnx.Params
-    want = {n: getattr(plain, n).kernel[...].size for n in acl_models.CONV_NAMES}
+    want = {n: getattr(plain, n).kernel[...].size for n in anann.CONV_NAMES}
     assert on_disk["models"]["plain_lenet"]["conv_params"] == want
     sizes = {
         "conv1": (1, 20, 5),

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import data
+from experiments.core import data
 from tests.experiments.idx_files import idx_bytes, write_cifar, write_mnist_idx
 
 

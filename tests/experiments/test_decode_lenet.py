@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import decoding_jax as dj
-from experiments import _app, decode_figures, decode_lenet, trained
+from experiments import _app, decode_lenet
+from experiments.core import nets
+from experiments.plots import decoding as decode_plots
 
 METHODS = ("bicubic", "nearest", "bilinear")
 LAYERS = ("L1", "L3", "L5", "L7")
@@ -86,7 +88,7 @@ def test_figure1_matrix_against_a_brute_force_sum(smoke_run):
     config, workdir, _ = smoke_run
     fig1 = np.load(workdir / "arrays" / "figure1.npz")
     decoded = np.load(workdir / "arrays" / "decoded_filters.npz")
-    _, test_set, _ = trained.load_data(config.lenet)
+    _, test_set, _ = nets.load_data(config.lenet)
     idx = fig1["test_index"]
     images = test_set.images[idx].astype(np.float64)
     labels = test_set.labels[idx]
@@ -144,7 +146,7 @@ def test_stratified_indices_and_mosaic():
     assert np.bincount(labels[idx]).tolist() == [3, 2, 2]
     assert decode_lenet.stratified_indices(labels, 0).tolist() == list(range(11))
     tiles = np.arange(2 * 2 * 3, dtype=float).reshape(2, 2, 3) - 5
-    m = decode_figures.mosaic(tiles, cols=2)
+    m = decode_plots.mosaic(tiles, cols=2)
     assert m.shape == (2, 7) and np.isnan(m[:, 3]).all()
     np.testing.assert_allclose(m[:, :3], tiles[0] / 5)
     np.testing.assert_allclose(m[:, 4:], tiles[1] / 6)

@@ -13,7 +13,8 @@ from jax import lax
 import cnn_layers
 from analytic_jax import AnalyticConv
 from cnn_layers import Conv, Pool, ReLU
-from experiments import acl_models, models, volterra_models
+from experiments import models
+from experiments.models import anann, sigmoid_net
 
 
 def _randomize(model: nnx.Module, seed: int) -> nnx.Module:
@@ -50,10 +51,10 @@ NETS = {
     "vgg_cifar": (models.VGG, F64 | {"in_channels": 3, "blocks": ((4,), (6, 6), (8,))}, CIFAR),
     "resnet": (models.ResNet, F64, MNIST),
     "resnet_cifar": (models.ResNet, F64 | {"in_channels": 3, "widths": (4, 6, 8)}, CIFAR),
-    "sigmoid_net": (volterra_models.SigmoidNet, F64 | {"widths": (3, 4)}, (21, 19, 1)),
-    "anann_lenet": (acl_models.AnaLeNet, {"arrangements": SMALL_ANANN}, MNIST),
+    "sigmoid_net": (sigmoid_net.SigmoidNet, F64 | {"widths": (3, 4)}, (21, 19, 1)),
+    "anann_lenet": (anann.AnaLeNet, {"arrangements": SMALL_ANANN}, MNIST),
     "anann_four": (
-        acl_models.FourLayerNet,
+        anann.FourLayerNet,
         {
             "convs": ((4, 5), (6, 3), (8, 3), (10, 3)),
             "arrangements": {"conv1": "G2Lg1P1", "conv3": "Tf20Ts20P8"},
@@ -183,7 +184,7 @@ def test_sigmoid_net_maps_are_the_list_without_its_mean():
         maps = np.asarray(model.maps(x))
         got = np.asarray(cnn_layers.forward(layers[:-1], x))
     assert maps.shape == (2, 3, 2, 10)
-    assert layers[1] == cnn_layers.Smooth(volterra_models.centred_sigmoid)
+    assert layers[1] == cnn_layers.Smooth(sigmoid_net.centred_sigmoid)
     np.testing.assert_allclose(got, maps, rtol=1e-12, atol=1e-12)
     # the centred sigmoid: the sigmoid net with the -1/2 folded into the next bias
     with jax.enable_x64(True):

@@ -11,8 +11,9 @@ import pytest
 from flax import nnx
 
 import cnn_layers
-from experiments import _app, models, train, train_net, trained
-from experiments._outputs import Workdir
+from experiments import _app, models, train_net
+from experiments.core import nets, train
+from experiments.workdir import Workdir
 from tests.experiments.idx_files import real_digits, write_cifar, write_mnist_idx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,7 +225,7 @@ def test_train_net_smoke_writes_the_workdir_contract(tmp_path, name, dataset):
     assert type(layers[-1]).__name__ == "Dense"
     with pytest.raises(ValueError, match="config.model must be one of"):
         config.model = "alexnet"
-        trained.fit_named(config, Workdir(tmp_path / "bad"))
+        nets.fit_named(config, Workdir(tmp_path / "bad"))
 
 
 def test_shard_batch_rejects_uneven_batches():

@@ -2,7 +2,7 @@
 
 :func:`fit` is what ``train_lenet`` and ``train_net`` (and the experiments that need a trained
 net) share: load and preprocess the data (:func:`load_data`), build the model, train or resume
-it with :func:`experiments.train.train`, and return a :class:`TrainedNet` with a summary.
+it with :func:`experiments.core.train.train`, and return a :class:`TrainedNet` with a summary.
 :func:`write_net` writes the entry points' outputs (loss curve, weights, summary).
 """
 
@@ -14,9 +14,11 @@ import jax
 import numpy as np
 from flax import nnx
 
-from experiments import data, models, train
-from experiments._outputs import Workdir, figure
+from experiments import models
 from experiments.configs.train_lenet import num_epochs
+from experiments.core import data, train
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 
 class TrainedNet(NamedTuple):
@@ -86,7 +88,7 @@ def fit(
 ) -> TrainedNet:
     """Trains (or resumes) ``make_model(in_channels)`` in ``workdir`` on ``config``'s data.
 
-    ``config`` is a training recipe: :func:`experiments.train.train`'s fields, ``dataset``,
+    ``config`` is a training recipe: :func:`experiments.core.train.train`'s fields, ``dataset``,
     ``data_dir``, ``pixel_scale`` and ``seed``; ``num_epochs < 0`` asks for the LeNet
     recipe's default (:func:`experiments.configs.train_lenet.num_epochs`).
     """

@@ -19,8 +19,8 @@ import optax
 from absl import logging
 from flax import nnx
 
-from experiments import data as data_lib
-from experiments._outputs import Workdir
+from experiments.core import data as data_lib
+from experiments.workdir import Workdir
 
 DATA_AXIS = "data"
 
@@ -248,7 +248,7 @@ def train(
         ``momentum``, ``weight_decay``, ``log_every``, ``checkpoint_every``, ``eval_batch_size``
         (optionally ``schedule`` and ``warmup_steps``, see :func:`make_optimizer`, and
         ``max_shift``: train on images randomly translated by up to that many pixels,
-        :func:`experiments.data.random_shifts`).
+        :func:`experiments.core.data.random_shifts`).
       workdir: where metrics and checkpoints go.
       checkpoint_dir: sub-folder of the workdir for this model's checkpoints.
       mesh: the data mesh (default: all devices).

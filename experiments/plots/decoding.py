@@ -4,7 +4,7 @@ for the workdir to save."""
 
 import numpy as np
 
-from experiments._outputs import figure
+from experiments.plots import figure
 
 
 def paper_name(layer: int) -> str:

@@ -201,13 +201,3 @@ class Workdir:
             preservation_policy=ocp.training.preservation_policies.LatestN(3),
             cleanup_tmp_directories=True,
         )
-
-
-def figure(*args: Any, **kwargs: Any):
-    """A matplotlib figure on the Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from experiments import train
+from experiments.core import train
 
 
 def extract(

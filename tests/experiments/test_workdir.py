@@ -4,8 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import _outputs
-from experiments._outputs import Workdir, figure
+from experiments import workdir as workdir_lib
+from experiments.plots import figure
+from experiments.workdir import Workdir
 
 
 def test_contract_files(tmp_path):
@@ -50,7 +51,7 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_outputs.os, "replace", broken_replace)
+    monkeypatch.setattr(workdir_lib.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         wd.write_json("summary.json", {"a": 2})
     assert json.loads((tmp_path / "summary.json").read_text()) == {"a": 1}
@@ -58,7 +59,7 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
 
 
 def test_only_process_zero_writes(tmp_path, monkeypatch):
-    monkeypatch.setattr(_outputs.jax, "process_index", lambda: 1)
+    monkeypatch.setattr(workdir_lib.jax, "process_index", lambda: 1)
     wd = Workdir(tmp_path / "other")
     wd.write_config({"a": 1})
     wd.log_metrics(1, loss=0.0)

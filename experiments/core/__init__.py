@@ -1,0 +1,1 @@
+"""Shared steps of the experiments: data, training, trained networks, features, classifiers."""
