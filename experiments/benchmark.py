@@ -3,8 +3,8 @@
     python -m experiments.benchmark                   # every suite
     python -m experiments.benchmark --suite=scattering,decoding
 
-Each suite lives in ``experiments/bench_<name>.py`` and returns timing rows and speed ratios
-(see ``experiments/_timing.py``). The run prints a table and writes ``benchmark.json`` (and
+Each suite lives in ``experiments/benchmarks/<name>.py`` and returns timing rows and speed ratios
+(see ``experiments/benchmarks/timing.py``). The run prints a table and writes ``benchmark.json`` (and
 ``summary.json``) to the workdir. References that are not installed (Kymatio, torch) are
 reported as unavailable rows, never as failures.
 """
@@ -22,7 +22,7 @@ SUITES = ("scattering", "volterra", "decoding", "analytic")
 def _available_suites() -> list[str]:
     found = []
     for name in SUITES:
-        if importlib.util.find_spec(f"experiments.bench_{name}") is not None:
+        if importlib.util.find_spec(f"experiments.benchmarks.{name}") is not None:
             found.append(name)
     return found
 
@@ -59,7 +59,7 @@ def run(suites: list[str] | None = None, workdir: str = "runs/benchmark", repeat
     for name in names:
         logging.info("benchmark suite %s", name)
         start = time.perf_counter()
-        module = importlib.import_module(f"experiments.bench_{name}")
+        module = importlib.import_module(f"experiments.benchmarks.{name}")
         results[name] = module.run(repeats=repeats)
         results[name]["wall_seconds"] = time.perf_counter() - start
     wd = workdir_lib.Workdir(workdir)

@@ -27,7 +27,7 @@ from jax import lax
 
 import cnn_layers as cl
 import volterra_jax as vj
-from experiments._timing import ratio, row, time_fn, time_interleaved
+from experiments.benchmarks.timing import ratio, row, time_fn, time_interleaved
 
 _SHAPES = ((5, 5, 1, 20), (5, 5, 20, 50), (4, 4, 50, 500), (1, 1, 500, 10))
 _SCALES = (0.1, 0.05, 0.03, 0.1)

@@ -2,7 +2,7 @@
 
 Kymatio (``pip install kymatio==0.3.0``) and torch (``pip install torch==2.13.0``) are optional:
 they are imported lazily here, and a frontend that is missing becomes a row with a note.
-Contract: see ``experiments/_timing.py``.
+Contract: see ``experiments/benchmarks/timing.py``.
 """
 
 import functools
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import scattering_jax
-from experiments._timing import ratio, row, time_fn, time_interleaved
+from experiments.benchmarks.timing import ratio, row, time_fn, time_interleaved
 
 CASES = ((256, 32, 2), (64, 64, 3), (8, 256, 4))  # (batch, size, J), L = 8
 L = 8

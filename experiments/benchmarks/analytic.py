@@ -18,7 +18,7 @@ import jax
 import optax
 from flax import nnx
 
-from experiments._timing import ratio, row, time_fn
+from experiments.benchmarks.timing import ratio, row, time_fn
 from experiments.models import anann
 
 BATCH = 100

@@ -33,7 +33,7 @@ import numpy as np
 from jax import lax
 
 from decoding_jax import Conv, Pool, ReLU, decode, resize_matrix, unpool
-from experiments._timing import ratio, row, time_fn, time_interleaved
+from experiments.benchmarks.timing import ratio, row, time_fn, time_interleaved
 
 CASE = "lenet_580_filters_bicubic"
 CONV_LAYERS = (0, 2, 4, 6)

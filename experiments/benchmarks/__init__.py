@@ -1,0 +1,1 @@
+"""Benchmark suites: one module per library, each ``run(*, repeats) -> dict`` (see ``timing``)."""
