@@ -4,7 +4,8 @@
     python -m experiments.benchmark --suite=scattering,decoding
 
 Each suite lives in ``experiments/benchmarks/<name>.py`` and returns timing rows and speed ratios
-(see ``experiments/benchmarks/timing.py``). The run prints a table and writes ``benchmark.json`` (and
+(see ``experiments/benchmarks/timing.py``). The run prints a table and writes
+``benchmark.json`` (and
 ``summary.json``) to the workdir. References that are not installed (Kymatio, torch) are
 reported as unavailable rows, never as failures.
 """

@@ -98,7 +98,7 @@ def validate_one(key, name: str, config) -> tuple[dict, dict]:
     }
     image = (1, config.image_1d, 1) if name.startswith("1d") else (config.image_2d,) * 2 + (1,)
     losses = {}
-    for order in (int(o) for o in str(config.hack_orders).split(",")):
+    for order in config.hack_orders:
         k, loss = vj.hack(
             jax.random.fold_in(hack_key, order),
             lambda x: forward(sig_net, x),
@@ -192,7 +192,7 @@ def run(config, workdir: str) -> dict:
     wd = Workdir(workdir)
     wd.write_config(config)
     start = time.perf_counter()
-    structures = [s.strip() for s in config.structures.split(",") if s.strip()]
+    structures = tuple(config.structures)
     per_seed: dict = {}
     table: dict = {}
     with jax.enable_x64(True):

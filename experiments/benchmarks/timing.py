@@ -1,6 +1,7 @@
 """Wall-clock timing for the benchmark suites (never used by tests).
 
-Every suite module ``experiments/benchmarks/<name>.py`` exposes ``run(*, repeats: int) -> dict`` with
+Every suite module ``experiments/benchmarks/<name>.py`` exposes
+``run(*, repeats: int) -> dict`` with
 ``rows``: a list of ``{"case", "impl", "median_s", "compile_s"}`` (``compile_s`` may be None) and
 ``ratios``: a mapping ``name -> {"value", "goal", "met"}``, where ``value`` is a speed ratio
 measured in the same run (bigger is better) and ``goal`` the issue's target.

@@ -15,13 +15,11 @@ Variants: ``:smoke`` (a few steps, small four-layer nets, for tests).
 
 import ml_collections
 
-from experiments.configs import train_lenet
+from experiments.configs import common
 
 
 def get_config(variant: str = ""):
-    c = ml_collections.ConfigDict()
-    c.dataset = "mnist_5k"
-    c.data_dir = ""
+    c = common.add_nets(ml_collections.ConfigDict(), variant)
     c.akp_lr_scale = 100.0
     c.lenet_arrangements = ml_collections.ConfigDict(
         {
@@ -46,9 +44,8 @@ def get_config(variant: str = ""):
     c.ablation.freeze_steps = 200  # 0: only the post-hoc removal
     c.mosaic_layer = "conv1"
     c.mosaic_max_slices = 40
-    # The plain LeNet is trained (or resumed) in lenet_workdir, default <workdir>/lenet.
-    c.lenet_workdir = ""
-    c.lenet = train_lenet.get_config("smoke" if variant == "smoke" else "")
+    # The plain LeNet (c.nets.lenet, whose schedule every network shares) is trained once in
+    # <nets_dir>/lenet, default <workdir>/nets.
     if variant == "smoke":
         # few families and only conv1 (LeNet) analytic: every family and layer costs compile time
         c.lenet_arrangements.conv1 = "(1x20)G10Tf8P2"
@@ -59,8 +56,4 @@ def get_config(variant: str = ""):
         c.four.arrangements.conv2 = "(4x8)Tf16P16"
         c.four.arrangements.conv3 = ""
         c.ablation.freeze_steps = 2
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
-    c.lenet.dataset = c.get_ref("dataset")
-    c.lenet.data_dir = c.get_ref("data_dir")
     return c

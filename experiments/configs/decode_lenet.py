@@ -1,19 +1,18 @@
 """The decoding paper's LeNet experiment: Table 1, Figures 1 and 4, self-consistency.
 
-``config.lenet`` is the ``train_lenet`` config (MatConvNet's recipe; on ``mnist_5k`` 600 steps);
-the LeNet is trained, or resumed from the checkpoints of ``lenet_workdir`` (default: this
-workdir), before decoding. ``--config.dataset`` and ``--config.data_dir`` select the data.
+The LeNet (``c.nets.lenet``, MatConvNet's recipe) is trained once in ``<nets_dir>/lenet``
+(default ``<workdir>/nets``) and reused. ``--config.data.dataset`` selects the data.
 
 Variants: ``:smoke`` (a few training steps and a few dozen test images, for tests).
 """
 
 import ml_collections
 
-from experiments.configs import train_lenet
+from experiments.configs import common
 
 
 def get_config(variant: str = ""):
-    c = train_lenet.add_lenet(ml_collections.ConfigDict(), variant)
+    c = common.add_nets(ml_collections.ConfigDict(), variant)
     c.unpool_methods = ("bicubic", "nearest", "bilinear")
     c.num_images = 0  # test images for Table 1 and Figure 1; 0 = the whole test split
     # The deconvnet baseline needs one backward projection per unit and image (500 per image
@@ -31,9 +30,6 @@ def get_config(variant: str = ""):
         c.deconvnet_images = 2
         c.batch_size = 20
         c.deconvnet_batch_size = 2
-        c.lenet.checkpoint_every = 6
         c.figure4_layer5_units = 8
         c.max_failures_shown = 8
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
     return c

@@ -1,29 +1,25 @@
-"""The tour: all four lenses on one trained LeNet (and its smooth twin), in minutes on a CPU.
+"""The tour: every lens on one trained network (``--config.model=lenet|vgg|resnet``, default
+the LeNet) and its smooth twin, in minutes on a CPU.
+
+The nets are trained once in ``<workdir>/nets/<name>`` (or ``--config.nets_dir``, shared with
+other experiments) and reused by every later run. Each lens's fields are its own sub-config.
 
 Variants: ``:smoke`` (a few training steps and a few images per lens, for tests).
 """
 
 import ml_collections
 
-from experiments.configs import decode_lenet, scattering_classify, scattering_stability, train_lenet
+from experiments.configs import common
 
 
 def get_config(variant: str = ""):
     smoke = variant == "smoke"
-    if variant and not smoke:
-        raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
-    c = train_lenet.add_lenet(ml_collections.ConfigDict(), variant)
+    c = common.add_nets(ml_collections.ConfigDict(), variant)
     c.seed = 0
-    # The smooth twin for the Volterra lens: tanh instead of ReLU, average pooling.
-    c.smooth_activation = "tanh"
-    c.decoding = decode_lenet.get_config(variant)
-    c.decoding.num_images = 40 if smoke else 1000
-    c.decoding.deconvnet_images = 2 if smoke else 10
-    c.decoding.unpool_methods = ("bicubic", "nearest", "bilinear")
-    c.scattering_classify = scattering_classify.get_config(variant)
-    c.scattering_classify.compare_lenet = False
-    c.scattering_stability = scattering_stability.get_config(variant)
-    c.scattering_stability.num_images = 16 if smoke else 100
+    c.decoding = ml_collections.ConfigDict(
+        {"num_images": 40 if smoke else 1000, "unpool": "bicubic", "batch_size": 250}
+    )
+    c.decoding.units_shown = 8 if smoke else 16
     c.volterra = ml_collections.ConfigDict()
     c.volterra.num_images = 40 if smoke else 300
     c.volterra.hack_steps = 30 if smoke else 2000
@@ -36,4 +32,18 @@ def get_config(variant: str = ""):
     c.analytic = ml_collections.ConfigDict()
     c.analytic.fit_steps = 20 if smoke else 300
     c.analytic.fit_threshold = 0.3
+    c.scattering = ml_collections.ConfigDict()
+    c.scattering.J = 2 if smoke else 3
+    c.scattering.L = 4 if smoke else 8
+    c.scattering.max_order = 2
+    c.scattering.feature_batch = 64 if smoke else 1000
+    c.scattering.l2 = 1e-3
+    c.scattering.steps = 20 if smoke else 300
+    c.scattering.max_train = 200 if smoke else 0  # 0: the whole split
+    c.scattering.max_test = 100 if smoke else 0
+    c.scattering.num_images = 16 if smoke else 100  # the stability test's digits
+    c.scattering.deformation_sizes = (
+        (0.0, 0.1, 0.2) if smoke else (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+    )
+    c.scattering.translations = (0.0, 1.0, 2.0) if smoke else (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
     return c

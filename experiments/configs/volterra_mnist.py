@@ -11,11 +11,12 @@ Variants: ``:smoke`` (a few steps and images, for tests).
 
 import ml_collections
 
+from experiments.configs import common
+
 
 def get_config(variant: str = ""):
     c = ml_collections.ConfigDict()
-    c.dataset = "mnist_5k"
-    c.data_dir = ""
+    c.data = common.data(variant)
     c.seed = 0
     c.width1 = 32
     c.width2 = 64
@@ -34,7 +35,7 @@ def get_config(variant: str = ""):
     # kernels
     c.white_order = 2
     c.proxy_eval_images = 500  # test images on which the series' own accuracy is measured
-    c.hack_inputs = "unit_norm,images"
+    c.hack_inputs = ("unit_norm", "images")
     # L2 norm of the Gaussian hacking inputs (the authors: 1); the trained net is strongly
     # nonlinear at norm 1 on a 17x17 crop, so orders >= 3 bias the fitted h1 (0.36 error at
     # norm 1 against 0.04 at norm 0.1 with these settings)
@@ -46,9 +47,9 @@ def get_config(variant: str = ""):
     c.hack_learning_rate = 5e-2  # cosine decay; at 1e-2 and 3000 steps h1 is still 0.78 off
     # perturbation analysis and attacks
     c.perturb_images = 200
-    c.perturb_eps = "0.001,0.003,0.01,0.03,0.1,0.3"
+    c.perturb_eps = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
     c.attack_images = 500
-    c.attack_eps = "0,0.05,0.1,0.15,0.2,0.25,0.3"
+    c.attack_eps = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
     if variant == "smoke":
         c.num_steps = 10
         c.learning_rate = 0.5
@@ -59,14 +60,14 @@ def get_config(variant: str = ""):
         c.width1 = 4
         c.width2 = 8
         c.proxy_eval_images = 16
-        c.hack_inputs = "images"
+        c.hack_inputs = ("images",)
         c.hack_steps = 40
         c.hack_batch = 16
         c.hack_rank = 2
         c.perturb_images = 16
-        c.perturb_eps = "0.001,0.3"
+        c.perturb_eps = (0.001, 0.3)
         c.attack_images = 16
-        c.attack_eps = "0,0.3"
+        c.attack_eps = (0.0, 0.3)
     elif variant:
         raise ValueError(f"unknown variant {variant!r}; known: 'smoke'")
     return c

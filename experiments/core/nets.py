@@ -1,155 +1,188 @@
-"""A trained network with its data: train or resume one model in a workdir, and write it out.
+"""Trained networks as the lenses see them, and the one helper that gets one: train it in a
+workdir, or resume (reuse) the one trained there.
 
-:func:`fit` is what ``train_lenet`` and ``train_net`` (and the experiments that need a trained
-net) share: load and preprocess the data (:func:`load_data`), build the model, train or resume
-it with :func:`experiments.core.train.train`, and return a :class:`TrainedNet` with a summary.
-:func:`write_net` writes the entry points' outputs (loss curve, weights, summary).
+* :class:`Data`: a data set's two splits, loaded once (pixels in [0, 1]).
+* :class:`Net`: a trained network: its NNX model (inference mode), the pure ``(apply_fn,
+  params)`` pair, its layer list (``cnn_layers.from_nnx``) and its input preprocessing.
+  ``Net.from_model(model)`` wraps a network you trained yourself, so that every lens
+  (``experiments.lenses``) runs on it unchanged.
+* :func:`get`: builds the model a recipe names (``experiments/configs/common.py``), trains or
+  resumes it with :func:`experiments.core.train.train`, and returns a :class:`Net`.
+* :func:`trained`: what every entry point calls: the net ``config.model`` names (or its smooth
+  twin), trained once in its own workdir ``<nets_dir>/<name>`` and reused from there by every
+  later run and every other experiment pointed at the same ``nets_dir``.
 """
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 from flax import nnx
 
+import cnn_layers
 from experiments import models
-from experiments.configs.train_lenet import num_epochs
-from experiments.core import data, train
-from experiments.plots import figure
+from experiments.configs.common import num_epochs
+from experiments.core import data as data_lib
+from experiments.core import train
+from experiments.plots.training import plot_history
 from experiments.workdir import Workdir
 
-
-class TrainedNet(NamedTuple):
-    """What experiments need from a trained network."""
-
-    apply_fn: Any  # apply_fn(params, preprocessed images) -> logits (inference mode)
-    params: Any  # nnx.State: parameters and batch statistics (numpy)
-    mean_image: np.ndarray  # (H, W, C), subtracted after scaling by config.pixel_scale
-    pixel_scale: float
-    train_set: train.Dataset  # preprocessed
-    test_set: train.Dataset  # preprocessed
-    summary: dict
-    graphdef: Any = None  # of the model in inference mode
-
-    def preprocess(self, images: np.ndarray) -> np.ndarray:
-        """Images in [0, 1] as the network sees them."""
-        return images * self.pixel_scale - self.mean_image[None]
-
-    def model(self) -> nnx.Module:
-        """The trained NNX model in inference mode: ``cnn_layers.from_nnx(net.model())``."""
-        return nnx.merge(self.graphdef, self.params)
-
-
-# the recipe fields that are constructor arguments of each model of experiments.train_net
+# the recipe fields that are constructor arguments of each model
 ARCHITECTURE = {
-    "lenet": ("init_scale",),
+    "lenet": ("activation", "pool", "init_scale"),
     "vgg": ("blocks", "activation", "pool"),
     "resnet": ("widths", "activation"),
 }
 TITLES = {"lenet": "LeNet", "vgg": "VGG", "resnet": "ResNet"}
 
 
-def fit_named(config, workdir: Workdir) -> "TrainedNet":
-    """Trains (or resumes) ``config.model`` with its recipe ``config[config.model]``
-    (``experiments/configs/train_net.py``)."""
-    if config.model not in models.MODELS:
-        known = tuple(models.MODELS)
-        raise ValueError(f"config.model must be one of {known}, got {config.model!r}")
-    recipe = config[config.model]
-    arch = {name: recipe[name] for name in ARCHITECTURE[config.model]}
+class Data(NamedTuple):
+    """A data set's splits as loaded: images NHWC float32 in [0, 1], labels int32."""
 
-    def make_model(in_channels):
-        return models.MODELS[config.model](in_channels, rngs=nnx.Rngs(recipe.seed), **arch)
-
-    net = fit(recipe, workdir, make_model)
-    net.summary["model"] = config.model
-    return net
+    name: str
+    train: train.Dataset
+    test: train.Dataset
 
 
-def load_data(config):
-    """Train and test sets, scaled by ``config.pixel_scale`` and centred on the mean training
-    image; returns ``(train_set, test_set, mean_image)``."""
+def load_data(config) -> Data:
+    """Both splits of ``config.dataset`` (from ``config.data_dir``), each read once."""
     data_dir = config.data_dir or None
-    x_train, y_train = data.load(config.dataset, "train", data_dir)
-    x_test, y_test = data.load(config.dataset, "test", data_dir)
-    mean_image = (x_train * config.pixel_scale).mean(axis=0)
-    prep = lambda x: (x * config.pixel_scale - mean_image).astype(np.float32)
-    return train.Dataset(prep(x_train), y_train), train.Dataset(prep(x_test), y_test), mean_image
+    splits = [train.Dataset(*data_lib.load(config.dataset, s, data_dir)) for s in data_lib.SPLITS]
+    return Data(config.dataset, *splits)
+
+
+class Net(NamedTuple):
+    """A trained network, as every lens reads it.
+
+    Attributes:
+      name: what it is called in figures and reports (e.g. 'LeNet').
+      model: the NNX model in inference mode.
+      apply_fn, params: the pure pair, ``apply_fn(params, x) -> logits``.
+      layers: ``cnn_layers.from_nnx(model)``.
+      mean_image: ``(H, W, C)`` subtracted from the scaled pixels (None: nothing).
+      pixel_scale: the pixels ``[0, 1]`` are multiplied by it first.
+      summary: how it was trained (accuracy, epochs, speed); empty for a model you bring.
+    """
+
+    name: str
+    model: nnx.Module
+    apply_fn: Callable
+    params: Any
+    layers: list
+    mean_image: np.ndarray | None
+    pixel_scale: float
+    summary: dict
+
+    def preprocess(self, pixels: np.ndarray) -> np.ndarray:
+        """Images in [0, 1] as the network sees them."""
+        x = np.asarray(pixels, np.float32) * np.float32(self.pixel_scale)
+        return x if self.mean_image is None else (x - self.mean_image[None]).astype(np.float32)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: nnx.Module,
+        *,
+        name: str = "net",
+        mean_image: np.ndarray | None = None,
+        pixel_scale: float = 1.0,
+        summary: dict | None = None,
+    ) -> "Net":
+        """Wraps any NNX CNN (put in inference mode here) for the lenses."""
+        model.eval()
+        graphdef, params = nnx.split(model)
+
+        def apply_fn(params, x):
+            return nnx.merge(graphdef, params)(x)
+
+        layers = cnn_layers.from_nnx(model)
+        return cls(name, model, apply_fn, params, layers, mean_image, pixel_scale, summary or {})
+
+
+def build(recipe, in_channels: int) -> nnx.Module:
+    """The freshly initialised model a recipe names."""
+    if recipe.model not in models.MODELS:
+        raise ValueError(f"model must be one of {tuple(models.MODELS)}, got {recipe.model!r}")
+    arch = {name: recipe[name] for name in ARCHITECTURE[recipe.model]}
+    return models.MODELS[recipe.model](in_channels, rngs=nnx.Rngs(recipe.seed), **arch)
 
 
 def fit(
-    config,
+    recipe,
+    data: Data,
     workdir: Workdir,
     make_model: Callable[[int], nnx.Module],
     *,
+    name: str,
     checkpoint_dir: str = "checkpoints",
-) -> TrainedNet:
-    """Trains (or resumes) ``make_model(in_channels)`` in ``workdir`` on ``config``'s data.
+) -> Net:
+    """Trains (or resumes) ``make_model(in_channels)`` in ``workdir`` on ``data``.
 
-    ``config`` is a training recipe: :func:`experiments.core.train.train`'s fields, ``dataset``,
-    ``data_dir``, ``pixel_scale`` and ``seed``; ``num_epochs < 0`` asks for the LeNet
-    recipe's default (:func:`experiments.configs.train_lenet.num_epochs`).
+    ``recipe`` holds :func:`experiments.core.train.train`'s fields, ``pixel_scale`` and
+    ``seed``; ``num_epochs < 0`` asks for the LeNet recipe's default
+    (:func:`experiments.configs.common.num_epochs`). The inputs are the pixels times
+    ``pixel_scale`` minus the mean training image.
     """
-    config = config.copy_and_resolve_references()
-    with config.unlocked():
-        config.num_epochs = num_epochs(config)
-    train_set, test_set, mean_image = load_data(config)
-    model = make_model(train_set.images.shape[-1])
+    recipe = recipe.copy_and_resolve_references()
+    with recipe.unlocked():
+        recipe.num_epochs = num_epochs(recipe, data.name)
+    mean_image = (data.train.images * recipe.pixel_scale).mean(axis=0)
+
+    def prep(split):
+        x = (split.images * recipe.pixel_scale - mean_image).astype(np.float32)
+        return train.Dataset(x, split.labels)
+
+    model = make_model(data.train.images.shape[-1])
     start = time.perf_counter()
     result = train.train(
-        jax.random.key(config.seed),
+        jax.random.key(recipe.seed),
         model,
-        train_set,
-        test_set,
-        config,
+        prep(data.train),
+        prep(data.test),
+        recipe,
         workdir,
         checkpoint_dir=checkpoint_dir,
     )
     summary = {
-        "dataset": config.dataset,
-        "num_train": len(train_set.labels),
-        "num_test": len(test_set.labels),
-        "num_epochs": config.num_epochs,
+        "dataset": data.name,
+        "num_train": len(data.train.labels),
+        "num_test": len(data.test.labels),
+        "num_epochs": recipe.num_epochs,
         "test_accuracy": result.test["accuracy"],
         "test_error": 1.0 - result.test["accuracy"],
         "test_loss": result.test["loss"],
         "wall_seconds": time.perf_counter() - start,
-        "examples_per_second": result.steps_per_second * config.batch_size,
+        "examples_per_second": result.steps_per_second * recipe.batch_size,
         "resumed_from_step": result.resumed_from,
     }
-    return TrainedNet(
+    model = result.model()
+    return Net(
+        name,
+        model,
         result.apply_fn,
         result.params,
+        cnn_layers.from_nnx(model),
         mean_image,
-        config.pixel_scale,
-        train_set,
-        test_set,
+        float(recipe.pixel_scale),
         summary,
-        result.graphdef,
     )
 
 
-def plot_history(history: list[dict], title: str):
-    """Training loss and accuracy against step, with the final test accuracy."""
-    fig, (ax_loss, ax_acc) = figure(1, 2, figsize=(9, 3.2))
-    rows = [m for m in history if "train_loss" in m]
-    steps = [m["step"] for m in rows]
-    ax_loss.plot(steps, [m["train_loss"] for m in rows], label="train")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy", title=f"{title}: loss", yscale="log")
-    ax_acc.plot(steps, [m["train_accuracy"] for m in rows], label="train (running)")
-    tests = [m for m in history if "test_accuracy" in m]
-    if tests:
-        ax_acc.axhline(
-            tests[-1]["test_accuracy"],
-            color="C1",
-            ls="--",
-            label=f"test {tests[-1]['test_accuracy']:.4f}",
-        )
-    ax_acc.set(xlabel="step", ylabel="accuracy", title=f"{title}: accuracy", ylim=(0.8, 1.0))
-    ax_acc.legend(loc="lower right")
-    return fig
+def get(recipe, data: Data, workdir: Workdir, *, checkpoint_dir: str = "checkpoints") -> Net:
+    """The network ``recipe`` names, trained on ``data`` in ``workdir`` (or resumed there)."""
+    net = fit(
+        recipe,
+        data,
+        workdir,
+        lambda c: build(recipe, c),
+        name=TITLES.get(recipe.model, recipe.model),
+        checkpoint_dir=checkpoint_dir,
+    )
+    net.summary["model"] = recipe.model
+    return net
 
 
 def _flat_names(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -160,11 +193,11 @@ def _flat_names(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
     return out
 
 
-def write_net(wd: Workdir, net: TrainedNet, name: str, title: str) -> None:
+def write_net(wd: Workdir, net: Net, name: str) -> None:
     """Writes ``figures/loss_curve.png``, ``arrays/<name>.npz`` (every weight and batch
     statistic as ``<path>_<leaf>``, e.g. ``conv1_kernel``, with the mean image and the pixel
     scale) and ``summary.json``."""
-    wd.save_figure("loss_curve", plot_history(wd.metrics(), title))
+    wd.save_figure("loss_curve", plot_history(wd.metrics(), net.name))
     wd.save_arrays(
         name,
         mean_image=net.mean_image,
@@ -172,3 +205,32 @@ def write_net(wd: Workdir, net: TrainedNet, name: str, title: str) -> None:
         **_flat_names(nnx.to_pure_dict(net.params)),
     )
     wd.write_summary(net.summary)
+
+
+def recipe_name(config, *, smooth: bool = False) -> str:
+    """``config.model`` (or its smooth twin's name), checked against ``config.nets``."""
+    name = f"{config.model}_smooth" if smooth else config.model
+    if name not in config.nets:
+        known = tuple(k for k in config.nets if not k.endswith("_smooth"))
+        raise ValueError(f"config.model must be one of {known}, got {config.model!r}")
+    return name
+
+
+def net_workdir(config, wd: Workdir, *, smooth: bool = False) -> Workdir:
+    """Where :func:`trained` trains and reuses the net: ``<nets_dir or wd/nets>/<name>``."""
+    root = Path(config.nets_dir) if config.nets_dir else wd.path / "nets"
+    return Workdir(root / recipe_name(config, smooth=smooth))
+
+
+def trained(config, data: Data, wd: Workdir, *, smooth: bool = False) -> Net:
+    """The net ``config.model`` names among ``config.nets`` (its ``_smooth`` twin when
+    ``smooth``), trained on ``data`` in ``<config.nets_dir or wd/nets>/<name>`` or resumed
+    there; that workdir gets the whole training contract (:func:`write_net`)."""
+    name = recipe_name(config, smooth=smooth)
+    net_wd = net_workdir(config, wd, smooth=smooth)
+    net_wd.write_config(config.nets[name])
+    net = get(config.nets[name], data, net_wd)
+    if smooth:
+        net = net._replace(name=f"{net.name} (smooth twin)")
+    write_net(net_wd, net, name)
+    return net

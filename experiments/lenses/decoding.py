@@ -24,6 +24,7 @@ import numpy as np
 
 import cnn_layers
 import decoding_jax as dj
+from experiments.core import subsets
 
 
 class LayerDecoding(NamedTuple):
@@ -105,7 +106,7 @@ def decode_layer(layers, path, images, *, unpool: str, batch_size: int) -> Layer
     )
 
 
-def compute(
+def decode_layers(
     layers, images: np.ndarray, *, unpool: str = "bicubic", batch_size: int = 250, paths=None
 ) -> Decoding:
     """Every conv layer (and the Dense / GlobalAvgPool head) of ``layers`` decoded and measured.
@@ -126,3 +127,28 @@ def compute(
         decode_layer(layers, path, images, unpool=unpool, batch_size=batch_size) for path in paths
     )
     return Decoding(results, unpool, len(images))
+
+
+def compute(net, data, config, *, key=None) -> Decoding:
+    """Every conv layer and the head of ``net`` (a :class:`experiments.core.nets.Net`) decoded
+    and measured on ``config.num_images`` class-balanced test images of ``data``.
+
+    ``config``: ``num_images``, ``unpool``, ``batch_size``. Deterministic (``key`` unused).
+    """
+    del key
+    idx = subsets.stratified_indices(data.test.labels, config.num_images)
+    images = net.preprocess(data.test.images[idx])
+    return decode_layers(net.layers, images, unpool=config.unpool, batch_size=config.batch_size)
+
+
+def layer_summary(r: LayerDecoding) -> dict:
+    """One layer's numbers, for a summary: units, filter size, stride, error, self-consistency."""
+    return {
+        "layer": r.name,
+        "units": len(r.filters),
+        "filter_size": list(r.filters.shape[1:3]),
+        "stride": r.stride,
+        "error_mean": r.error_mean,
+        "error_std": r.error_std,
+        "self_consistency": r.self_consistency,
+    }

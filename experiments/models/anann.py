@@ -24,7 +24,8 @@ import cnn_layers
 from analytic_jax import AnalyticConv, family_kernels, get_family
 from experiments.models import LENET_CONVS, pool_fn
 
-# AnaNN-LeNet's default arrangements (also in experiments/benchmarks/analytic.py): -51.6% conv params.
+# AnaNN-LeNet's default arrangements (also in experiments/benchmarks/analytic.py):
+# -51.6% conv params.
 LENET_ARRANGEMENTS = {
     "conv1": "(1x20)G6Lg2Lt2Tf6Ts4",
     "conv2": "(20x50)G200Lg100Lt100Tf300Ts300",

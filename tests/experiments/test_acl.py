@@ -8,7 +8,7 @@ from flax import nnx
 
 from analytic_jax import AnalyticConv, family_kernels, param_count, parse_mosaic
 from experiments import _app, acl_fit, acl_train, models
-from experiments.core import train
+from experiments.core import anann_training, train
 from experiments.models import anann
 
 # AKPs per slice of each family, written out here as the oracle (amplitude + shape AKPs).
@@ -20,15 +20,10 @@ def _expected_params(arrangement: str, k: int) -> int:
     return sum(k * k if c == "P" else N_PARAMS[c] for c in spec.codes)
 
 
-@pytest.fixture(scope="module")
-def lenet_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("lenet"))
-
-
 @pytest.mark.slow
-def test_acl_fit_smoke(tmp_path, lenet_dir):
+def test_acl_fit_smoke(tmp_path, nets_dir):
     config = _app.load_config("acl_fit", "smoke")
-    config.lenet_workdir = lenet_dir
+    config.nets_dir = nets_dir
     summary = acl_fit.run(config, str(tmp_path))
     for name in ("config.json", "summary.json", "fit_table.md", "figures/fit_slices.png",
                  "figures/mosaic.png", "arrays/fit.npz"):  # fmt: skip
@@ -85,7 +80,7 @@ def test_acl_fit_npy_recovers_known_families(tmp_path):
 
 def test_acl_fit_errors(tmp_path):
     config = _app.load_config("acl_fit", "smoke")
-    config.dataset = "cifar10"
+    config.data.dataset = "cifar10"
     with pytest.raises(ValueError, match="data_dir"):
         acl_fit.run(config, str(tmp_path / "a"))
     bad = tmp_path / "bad.npy"
@@ -118,7 +113,7 @@ def test_analytic_optimizer_matches_optax_and_freezes():
     cfg = type("C", (), {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 5e-3})()
     tx = train.make_optimizer(cfg)
     ref_step = train.make_train_step(apply, tx)
-    ana = acl_train.analytic_optimizer(cfg, ones, ones)
+    ana = anann_training.analytic_optimizer(cfg, ones, ones)
     ana_step = train.make_train_step(apply, ana)
     p1, s1, p2, s2 = params, ana.init(params), params, tx.init(params)
     for _ in range(2):
@@ -127,12 +122,12 @@ def test_analytic_optimizer_matches_optax_and_freezes():
     for a, b in zip(jax.tree.leaves(p1), jax.tree.leaves(p2), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
-    lr, decay = acl_train.optimizer_trees(params, akp_lr_scale=7.0, frozen=("G",))
+    lr, decay = anann_training.optimizer_trees(params, akp_lr_scale=7.0, frozen=("G",))
     assert np.all(lr["conv1"]["akp_G"][...] == 0)
     np.testing.assert_array_equal(lr["conv1"]["akp_Lg"][...], [[1.0, 7.0]])
     np.testing.assert_array_equal(decay["conv1"]["akp_Lg"][...], [[1.0, 0.0]])
     assert np.all(lr["conv2"]["akp_P"][...] == 1) and np.all(decay["conv2"]["akp_P"][...] == 1)
-    frozen = acl_train.analytic_optimizer(cfg, lr, decay)
+    frozen = anann_training.analytic_optimizer(cfg, lr, decay)
     frozen_step = train.make_train_step(apply, frozen)
     p3, s3 = params, frozen.init(params)
     for _ in range(2):
@@ -141,15 +136,15 @@ def test_analytic_optimizer_matches_optax_and_freezes():
     for name, code in (("conv1", "Lg"), ("conv2", "Tf"), ("conv2", "P")):
         changed = p3[name][f"akp_{code}"][...] != params[name][f"akp_{code}"][...]
         assert np.all(changed), (name, code)  # every AKP of an unfrozen family moves
-    removed = acl_train._removed(nnx.to_pure_dict(params), "Tf")
+    removed = anann_training.removed(nnx.to_pure_dict(params), "Tf")
     assert np.all(removed["conv2"]["akp_Tf"][:, 0] == 0)
     assert np.any(removed["conv2"]["akp_P"] != 0)
 
 
 @pytest.mark.slow
-def test_acl_train_smoke(tmp_path, lenet_dir):
+def test_acl_train_smoke(tmp_path, nets_dir):
     config = _app.load_config("acl_train", "smoke")
-    config.lenet_workdir = lenet_dir
+    config.nets_dir = nets_dir
     acl_train.run(config, str(tmp_path))
     for name in ("config.json", "summary.json", "results.md", "ablation.md",
                  "figures/mosaic_conv1.png", "figures/training_curves.png",

@@ -5,8 +5,10 @@ import pytest
 
 import decoding_jax as dj
 from experiments import _app, decode_lenet
-from experiments.core import nets
+from experiments.core import nets, subsets
+from experiments.lenses import _responses, decoding_paper
 from experiments.plots import decoding as decode_plots
+from experiments.workdir import Workdir
 
 METHODS = ("bicubic", "nearest", "bilinear")
 LAYERS = ("L1", "L3", "L5", "L7")
@@ -15,9 +17,10 @@ DECODED_SHAPES["L7"] = (10, 28, 28, 1)
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
+def smoke_run(tmp_path_factory, nets_dir):
     """One smoke run of the whole experiment, shared by the tests below."""
     config = _app.load_config("decode_lenet", "smoke")
+    config.nets_dir = nets_dir
     workdir = tmp_path_factory.mktemp("decode_lenet")
     summary = decode_lenet.run(config, str(workdir))
     return config, workdir, summary
@@ -29,7 +32,6 @@ def test_run_writes_the_workdir_contract(smoke_run):
     names = [
         "config.json",
         "summary.json",
-        "metrics.jsonl",
         "table1.md",
         "figures/figure1_l7_class_max.png",
         "arrays/decoded_filters.npz",
@@ -43,7 +45,8 @@ def test_run_writes_the_workdir_contract(smoke_run):
         assert (workdir / name).is_file() and (workdir / name).stat().st_size > 0, name
     on_disk = json.loads((workdir / "summary.json").read_text())
     assert on_disk["table1"] == json.loads(json.dumps(summary["table1"]))
-    assert json.loads((workdir / "config.json").read_text())["lenet"]["num_steps"] == 6
+    assert json.loads((workdir / "config.json").read_text())["nets"]["lenet"]["num_steps"] == 6
+    assert (workdir / "figures" / "figure1_l7_class_max.png").stat().st_size > 0
     # the layer list's forward pass is the Flax model's own (independent implementations)
     assert summary["forward_vs_model_max_rel_err"] < 1e-5
 
@@ -88,10 +91,11 @@ def test_figure1_matrix_against_a_brute_force_sum(smoke_run):
     config, workdir, _ = smoke_run
     fig1 = np.load(workdir / "arrays" / "figure1.npz")
     decoded = np.load(workdir / "arrays" / "decoded_filters.npz")
-    _, test_set, _ = nets.load_data(config.lenet)
+    data = nets.load_data(config.data)
+    net = nets.trained(config, data, Workdir(workdir))  # reused from the shared nets_dir
     idx = fig1["test_index"]
-    images = test_set.images[idx].astype(np.float64)
-    labels = test_set.labels[idx]
+    images = net.preprocess(data.test.images[idx]).astype(np.float64)
+    labels = data.test.labels[idx]
     np.testing.assert_array_equal(labels, fig1["labels"])
     for m in METHODS:
         df = decoded[f"{m}_L7"].astype(np.float64)
@@ -110,7 +114,7 @@ def test_figure1_matrix_against_a_brute_force_sum(smoke_run):
 def test_self_consistency_fractions(smoke_run):
     _, workdir, summary = smoke_run
     arrays = np.load(workdir / "arrays" / "self_consistency.npz")
-    for mode in decode_lenet.SC_MODES:
+    for mode in decoding_paper.SC_MODES:
         for m in METHODS:
             for name, units in (("L3", 50), ("L5", 500), ("L7", 10)):
                 frac = summary["self_consistency"][mode][m][name]
@@ -128,7 +132,7 @@ def test_filter_placed_at_its_receptive_field_correlates_with_itself():
     """The decoded response of a placed filter, at the centre output, is its squared norm."""
     rng = np.random.default_rng(0)
     filters = rng.normal(size=(3, 14, 14, 1)).astype(np.float32)
-    canvas, p0 = decode_lenet.place_at_receptive_field(filters, (28, 28, 1), (8, 8), 2)
+    canvas, p0 = _responses.place_at_receptive_field(filters, (28, 28, 1), (8, 8), 2)
     assert canvas.shape == (3, 28, 28, 1) and p0 == (4, 4)
     resp = np.asarray(dj.decoded_response(canvas, filters, stride=2))
     assert resp.shape == (3, 8, 8, 3)  # LeNet's L3 geometry
@@ -141,10 +145,10 @@ def test_filter_placed_at_its_receptive_field_correlates_with_itself():
 
 def test_stratified_indices_and_mosaic():
     labels = np.repeat(np.arange(3), [5, 2, 4])
-    idx = decode_lenet.stratified_indices(labels, 7)
+    idx = subsets.stratified_indices(labels, 7)
     assert np.all(np.diff(idx) > 0) and len(idx) == 7
     assert np.bincount(labels[idx]).tolist() == [3, 2, 2]
-    assert decode_lenet.stratified_indices(labels, 0).tolist() == list(range(11))
+    assert subsets.stratified_indices(labels, 0).tolist() == list(range(11))
     tiles = np.arange(2 * 2 * 3, dtype=float).reshape(2, 2, 3) - 5
     m = decode_plots.mosaic(tiles, cols=2)
     assert m.shape == (2, 7) and np.isnan(m[:, 3]).all()

@@ -11,9 +11,10 @@ from experiments import _app, decode_net
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["vgg", "resnet"])
-def test_decode_net_smoke(tmp_path, model):
+def test_decode_net_smoke(tmp_path, model, nets_dir):
     config = _app.load_config("decode_net", "smoke")
-    config.net.model = model
+    config.model = model
+    config.nets_dir = nets_dir
     summary = decode_net.run(config, str(tmp_path))
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["layers"] == summary["layers"] and written["model"] == model

@@ -12,6 +12,7 @@ from flax import nnx
 
 import cnn_layers
 from experiments import _app, models, train_net
+from experiments.configs import common
 from experiments.core import nets, train
 from experiments.workdir import Workdir
 from tests.experiments.idx_files import real_digits, write_cifar, write_mnist_idx
@@ -29,7 +30,7 @@ def _tiny_sets():
 
 
 def _config(**overrides):
-    config = _app.load_config("train_lenet", "smoke")
+    config = common.recipe("lenet", "smoke")
     with config.unlocked():
         config.num_epochs = 1
         config.learning_rate = 0.05
@@ -63,8 +64,8 @@ def test_train_entry_point_on_idx_files(tmp_path):
         "-m",
         "experiments.train_lenet",
         f"--config={_app.config_path('train_lenet')}:smoke",
-        "--config.dataset=mnist",
-        f"--config.data_dir={data_dir}",
+        "--config.data.dataset=mnist",
+        f"--config.data.data_dir={data_dir}",
         f"--workdir={workdir}",
     ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -72,7 +73,7 @@ def test_train_entry_point_on_idx_files(tmp_path):
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["dataset"] == "mnist" and summary["num_train"] == 48
     assert summary["num_test"] == 24 and 0.0 <= summary["test_accuracy"] <= 1.0
-    assert json.loads((workdir / "config.json").read_text())["data_dir"] == str(data_dir)
+    assert json.loads((workdir / "config.json").read_text())["data"]["data_dir"] == str(data_dir)
     metrics = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics if "train_loss" in m] == [2, 4, 6]
     assert "test_accuracy" in metrics[-1]
@@ -204,8 +205,8 @@ def test_train_net_smoke_writes_the_workdir_contract(tmp_path, name, dataset):
     with config.unlocked():
         config.model = name
         if dataset == "cifar10":  # 5 x 8 training and 8 test images, 32x32x3
-            config.dataset = dataset
-            config.data_dir = str(write_cifar(tmp_path / "cifar", per_batch=8))
+            config.data.dataset = dataset
+            config.data.data_dir = str(write_cifar(tmp_path / "cifar", per_batch=8))
     net = train_net.run(config, str(tmp_path / "run"))
     tmp_path = tmp_path / "run"
     assert json.loads((tmp_path / "config.json").read_text())["model"] == name
@@ -221,11 +222,16 @@ def test_train_net_smoke_writes_the_workdir_contract(tmp_path, name, dataset):
     arrays = np.load(tmp_path / "arrays" / f"{name}.npz")
     assert arrays["mean_image"].shape == ((28, 28, 1) if dataset == "mnist_5k" else (32, 32, 3))
     assert any(k.endswith("_var") for k in arrays) and any(k.endswith("_kernel") for k in arrays)
-    layers = cnn_layers.from_nnx(net.model())
-    assert type(layers[-1]).__name__ == "Dense"
+    assert type(net.layers[-1]).__name__ == "Dense"
+    np.testing.assert_allclose(
+        cnn_layers.forward(net.layers, net.preprocess(np.zeros((1, *arrays["mean_image"].shape)))),
+        net.model(net.preprocess(np.zeros((1, *arrays["mean_image"].shape)))),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     with pytest.raises(ValueError, match="config.model must be one of"):
         config.model = "alexnet"
-        nets.fit_named(config, Workdir(tmp_path / "bad"))
+        nets.trained(config, None, Workdir(tmp_path / "bad"))
 
 
 def test_shard_batch_rejects_uneven_batches():
