@@ -10,8 +10,12 @@ which gives it ``--config`` (an ml_collections config file, default
 ``experiments/configs/<name>.py``; ``--config=path.py:smoke`` selects a variant and
 ``--config.field=value`` overrides a field), ``--workdir`` (default ``runs/<name>``) and
 ``--distributed`` (call ``jax.distributed.initialize()`` first, for multi-host runs).
+
+A ``ValueError`` (bad config or data, a rerun with another config) or a diverged run ends the
+program with one line ``<name>: error: ...`` on stderr and exit status 1.
 """
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,7 +57,16 @@ def launch(run: Callable[[Any, str], Any], name: str) -> None:
         if distributed_flag.value:
             jax.distributed.initialize()
         logging.info("%s on %s: %s", name, jax.default_backend(), jax.devices())
-        run(config_flag.value, workdir_flag.value)
+        try:
+            run(config_flag.value, workdir_flag.value)
+        except (ValueError, FloatingPointError) as err:
+            # bad input, a refused rerun or a diverged run: one line, exit status 1 (the
+            # traceback with --verbosity=1)
+            logging.debug("traceback", exc_info=True)
+            message = " ".join(str(err).split("\n"))
+            sys.stderr.write(f"{name}: error: {type(err).__name__}: {message}\n")
+            sys.stderr.flush()
+            raise SystemExit(1) from None
         return None
 
     app.run(main)

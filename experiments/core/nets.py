@@ -95,6 +95,7 @@ def fit(
     config = config.copy_and_resolve_references()
     with config.unlocked():
         config.num_epochs = num_epochs(config)
+    train.validate_config(config)  # before any data is loaded
     train_set, test_set, mean_image = load_data(config)
     model = make_model(train_set.images.shape[-1])
     start = time.perf_counter()
