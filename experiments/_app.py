@@ -9,7 +9,8 @@ Colab notebook can call it) and ends with::
 which gives it ``--config`` (an ml_collections config file, default
 ``experiments/configs/<name>.py``; ``--config=path.py:smoke`` selects a variant and
 ``--config.field=value`` overrides a field), ``--workdir`` (default ``runs/<name>``) and
-``--distributed`` (call ``jax.distributed.initialize()`` first, for multi-host runs).
+``--distributed`` (call ``jax.distributed.initialize()`` first, for multi-host runs: see
+:func:`initialize_distributed`).
 
 A ``ValueError`` (bad config or data, a rerun with another config) or a diverged run ends the
 program with one line ``<name>: error: ...`` on stderr and exit status 1.
@@ -36,6 +37,24 @@ def load_config(name: str, variant: str | None = None):
     return module.get_config(variant) if variant else module.get_config()
 
 
+def initialize_distributed() -> None:
+    """``jax.distributed.initialize()``, given the process count and id by the environment
+    variables ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` where the cluster (TPU pod, SLURM,
+    Open MPI) does not say them itself; ``JAX_COORDINATOR_ADDRESS`` gives the coordinator."""
+    import os
+
+    import jax
+
+    kwargs = {}
+    for variable, argument in (
+        ("JAX_NUM_PROCESSES", "num_processes"),
+        ("JAX_PROCESS_ID", "process_id"),
+    ):
+        if os.environ.get(variable):
+            kwargs[argument] = int(os.environ[variable])
+    jax.distributed.initialize(**kwargs)
+
+
 def launch(run: Callable[[Any, str], Any], name: str) -> None:
     """Defines the flags and runs ``run(FLAGS.config, FLAGS.workdir)`` under ``absl.app``."""
     from absl import app, flags, logging
@@ -55,7 +74,7 @@ def launch(run: Callable[[Any, str], Any], name: str) -> None:
         import jax
 
         if distributed_flag.value:
-            jax.distributed.initialize()
+            initialize_distributed()
         logging.info("%s on %s: %s", name, jax.default_backend(), jax.devices())
         try:
             run(config_flag.value, workdir_flag.value)
