@@ -8,6 +8,8 @@ A workdir holds::
     figures/*.png        matplotlib figures (Agg)
     arrays/*.npz         numpy arrays
     checkpoints/<step>/  orbax v1 checkpoints
+    checkpoints.window.json   the metrics since the last log line at each checkpoint step
+    checkpoints.corrupt/      checkpoints that could not be read, set aside
     *.html, *.json       reports written with ``write_text`` / ``write_json``
 
 Every file is written to a temporary name in the same folder and renamed into place, so a run

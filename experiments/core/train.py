@@ -273,10 +273,11 @@ def evaluate(
 
 
 @contextlib.contextmanager
-def _quiet_orbax():
-    """Orbax logs dozens of INFO lines per checkpoint through absl; keep the progress readable."""
+def _quiet_orbax(most: int = logging.WARNING):
+    """Orbax logs dozens of INFO lines per checkpoint through absl; keep the progress readable
+    (``most=logging.FATAL``: also its errors, which the caller reports itself)."""
     level = logging.get_verbosity()
-    logging.set_verbosity(min(level, logging.WARNING))
+    logging.set_verbosity(min(level, most))
     try:
         yield
     finally:
@@ -349,7 +350,8 @@ def _restore_newest_intact(ckpt, abstract: Any, workdir: Workdir, checkpoint_dir
     while ckpt.checkpoints:
         newest = ckpt.checkpoints[-1]
         try:
-            return newest.step, ckpt.load(newest, abstract)
+            with _quiet_orbax(logging.FATAL):
+                return newest.step, ckpt.load(newest, abstract)
         except Exception as err:  # orbax/tensorstore raise many types, with pages of detail
             first = (str(err).strip().splitlines() or [""])[0][:200]
             logging.warning(
