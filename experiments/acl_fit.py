@@ -35,7 +35,7 @@ def load_target(config, wd: Workdir):
                 f"in {config.kernels_npy!r}"
             )
         return target.astype(np.float32), {"source": f"npy:{config.kernels_npy}"}
-    net = nets.trained(config, nets.load_data(config.data), wd)
+    net = nets.trained(config, nets.prepare(config), wd)
     return analytic.first_conv(net.layers), {
         "source": f"{net.name} conv1 ({config.data.dataset})",
         "net_test_accuracy": net.summary["test_accuracy"],
@@ -45,6 +45,8 @@ def load_target(config, wd: Workdir):
 def run(config, workdir: str) -> dict:
     """Fits the families to the target kernels and writes the workdir; returns the summary."""
     wd = Workdir(workdir)
+    if not config.kernels_npy:
+        nets.check_recipes(config)  # before the config is recorded
     wd.write_config(config)
     target, info = load_target(config, wd)
     r = analytic_fit.compute(target, config, key=jax.random.key(config.seed))

@@ -34,8 +34,8 @@ from experiments.workdir import Workdir
 def run(config, workdir: str) -> dict:
     """Trains the four networks and the ablation; writes the workdir; returns the summary."""
     wd = Workdir(workdir)
+    data = nets.prepare(config)
     wd.write_config(config)
-    data = nets.load_data(config.data)
     lenet = nets.trained(config, data, wd)
     s = anann_training.study(config, lenet, data, wd)
     wd.write_text(

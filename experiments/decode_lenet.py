@@ -29,8 +29,8 @@ from experiments.workdir import Workdir
 def run(config, workdir: str) -> dict:
     """Trains or reuses the LeNet, decodes it and writes the workdir; returns the summary."""
     wd = Workdir(workdir)
+    data = nets.prepare(config)
     wd.write_config(config)
-    data = nets.load_data(config.data)
     net = nets.trained(config, data, wd)
     r = decoding_paper.compute(net, data, config)
     methods, names = tuple(config.unpool_methods), decoding_paper_report.names(r)

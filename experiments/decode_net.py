@@ -19,8 +19,8 @@ from experiments.workdir import Workdir
 def run(config, workdir: str) -> dict:
     """Trains or reuses the network, decodes it, writes the workdir; returns the summary."""
     wd = Workdir(workdir)
+    data = nets.prepare(config)
     wd.write_config(config)
-    data = nets.load_data(config.data)
     net = nets.trained(config, data, wd)
     result = decoding.compute(net, data, config.decoding)
     figure = plot_decoded_layers(result, net.name, max_units=config.units_shown)

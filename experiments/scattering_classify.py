@@ -17,8 +17,8 @@ from experiments.workdir import Workdir
 def run(config, workdir: str) -> dict:
     """Fits the classifier and writes the workdir; returns the summary."""
     wd = Workdir(workdir)
+    data = nets.prepare(config) if config.compare_net else nets.load_data(config.data)
     wd.write_config(config)
-    data = nets.load_data(config.data)
     r = scattering.classify(data, config)
     for step in range(0, len(r.history), max(1, len(r.history) // 50)):
         wd.log_metrics(step + 1, train_loss=float(r.history[step]))

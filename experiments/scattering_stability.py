@@ -21,8 +21,8 @@ from experiments.workdir import Workdir
 
 def run(config, workdir: str) -> dict:
     wd = Workdir(workdir)
+    data = nets.prepare(config)
     wd.write_config(config)
-    data = nets.load_data(config.data)
     net = nets.trained(config, data, wd)
     r = scattering.stability(net, data, config, key=jax.random.key(config.seed))
     wd.save_figure("stability", plot_stability(r, net.name))

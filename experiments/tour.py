@@ -1,7 +1,7 @@
 """The main job: every lens on one trained network and its smooth twin, one HTML report.
 
     python -m experiments.tour                        # the LeNet on mnist_5k: runs/tour/report.html
-    python -m experiments.tour --config.model=vgg     # or resnet: any recipe of configs/common.py
+    python -m experiments.tour --config.model=vgg --workdir=runs/tour_vgg   # or resnet
     python -m experiments.tour --config.data.dataset=mnist --config.data.data_dir=D
 
 Trains (or reuses, from ``<workdir>/nets`` or ``--config.nets_dir``) the network and its smooth
@@ -27,14 +27,14 @@ from experiments.workdir import Workdir
 def run(config, workdir: str = "runs/tour") -> dict:
     """Runs every lens and writes ``report.html`` and ``summary.json``; returns the summary."""
     wd, key, timings = Workdir(workdir), jax.random.key(config.seed), {}
-    wd.write_config(config)
     clock = time.perf_counter()
 
     def lap(name):
         nonlocal clock
         timings[name], clock = time.perf_counter() - clock, time.perf_counter()
 
-    data = nets.load_data(config.data)
+    data = nets.prepare(config, smooth=True)
+    wd.write_config(config)
     net, twin = nets.trained(config, data, wd), nets.trained(config, data, wd, smooth=True)
     lap("train")
     r = tour_report.Results(

@@ -17,6 +17,7 @@ from experiments.workdir import Workdir
 def run(config, workdir: str) -> nets.Net:
     """Trains the LeNet and writes the workdir contract. Importable from a notebook."""
     wd = Workdir(workdir)
+    nets.check_recipe(config.net, config.data.dataset)
     wd.write_config(config)
     net = nets.get(config.net, nets.load_data(config.data), wd)
     nets.write_net(wd, net, "lenet")

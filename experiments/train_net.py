@@ -23,6 +23,7 @@ def run(config, workdir: str) -> nets.Net:
     if config.model not in config.nets:
         raise ValueError(f"config.model must be one of {tuple(config.nets)}, got {config.model!r}")
     wd = Workdir(workdir)
+    nets.check_recipe(config.nets[config.model], config.data.dataset)
     wd.write_config(config)
     net = nets.get(config.nets[config.model], nets.load_data(config.data), wd)
     nets.write_net(wd, net, config.model)

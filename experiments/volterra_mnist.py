@@ -36,6 +36,7 @@ from experiments.workdir import Workdir
 def run(config, workdir: str) -> dict:
     """Trains or resumes the net, analyses it and writes the workdir; returns the summary."""
     wd = Workdir(workdir)
+    nets.check_recipe(config, config.data.dataset)
     wd.write_config(config)
     data = nets.load_data(config.data)
 

@@ -8,25 +8,48 @@ A workdir holds::
     figures/*.png        matplotlib figures (Agg)
     arrays/*.npz         numpy arrays
     checkpoints/<step>/  orbax v1 checkpoints
+    checkpoints.window.json   the metrics since the last log line at each checkpoint step
+    checkpoints.corrupt/      checkpoints that could not be read, set aside
     *.html, *.json       reports written with ``write_text`` / ``write_json``
 
 Every file is written to a temporary name in the same folder and renamed into place, so a run
-that is killed never leaves a half-written file. Only process 0 writes; the other processes of
-a multi-host run get the same object with every write a no-op (orbax checkpoints are the
-exception: every process takes part in them, as orbax requires).
+that is killed never leaves a half-written file; the temporary files a killed run left behind
+are removed when the next run opens the workdir. ``metrics.jsonl`` whose last line was torn
+(appended to by hand, or a full disk) loses that line with a warning.
+
+A workdir belongs to one configuration: :meth:`Workdir.write_config` refuses a config that
+differs from the ``config.json`` already there in any field that changes the result (all but
+:data:`HARMLESS_FIELDS`), listing the fields; with ``resume_policy='extend'`` the run length
+(:data:`LENGTH_FIELDS`) may change too, unless a ``schedule='cosine'`` spans it.
+
+Only process 0 writes; the other processes of a multi-host run get the same object with every
+write a no-op (orbax checkpoints are the exception: every process takes part in them, as orbax
+requires).
 """
 
 import io
 import json
 import os
+import re
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from absl import logging
+
+# Config fields a rerun may change without changing what the run computes.
+HARMLESS_FIELDS = frozenset({"checkpoint_every", "eval_batch_size", "resume_policy"})
+# Fields that set how long a run trains: they may change with resume_policy='extend'.
+LENGTH_FIELDS = frozenset({"num_steps", "num_epochs"})
+RESUME_POLICIES = ("strict", "extend")
+# atomic_write_bytes' temporary names: .<name>.<pid>.<random>.tmp
+_TMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
+_TMP_MAX_AGE_S = 3600.0  # older temporary files are orphans whatever their pid
 
 
 def _jsonable(value: Any) -> Any:
@@ -50,7 +73,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -63,6 +88,76 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_orphaned_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Deletes the temporary files of :func:`atomic_write_bytes` under ``folder`` whose writer
+    is gone (its pid no longer runs, or the file is over an hour old); returns them."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        match = _TMP_NAME.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        try:
+            age = time.time() - path.stat().st_mtime
+            if _pid_alive(int(match.group(1))) and age < _TMP_MAX_AGE_S:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, Mapping):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out |= _flat(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+def config_changes(old: Mapping, new: Mapping) -> list[str]:
+    """The fields in which two configs (as JSON objects) differ, as ``'name: old -> new'``
+    (a field only one of them has shows as ``(absent)``), sorted by name."""
+    a, b = _flat(old), _flat(new)
+    missing = "(absent)"
+    return [
+        f"{k}: {json.dumps(a.get(k, missing))} -> {json.dumps(b.get(k, missing))}"
+        for k in sorted(a.keys() | b.keys())
+        if a.get(k, missing) != b.get(k, missing)
+    ]
+
+
+def refused_changes(old: Mapping, new: Mapping) -> list[str]:
+    """The changes of :func:`config_changes` a rerun may not make (see the module docstring)."""
+    flat_new = _flat(new)
+    policies = {v for k, v in flat_new.items() if k.rsplit(".", 1)[-1] == "resume_policy"}
+    extend = "extend" in policies
+    refused = []
+    for change in config_changes(old, new):
+        name = change.split(":", 1)[0]
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in HARMLESS_FIELDS:
+            continue
+        if leaf in LENGTH_FIELDS and extend:
+            parent = name.rsplit(".", 1)[0] + "." if "." in name else ""
+            if flat_new.get(f"{parent}schedule") != "cosine":
+                continue
+            change += " (a cosine schedule spans the run: extending it changes every step)"
+        refused.append(change)
+    return refused
 
 
 def git_revision() -> str | None:
@@ -101,6 +196,8 @@ class Workdir:
         self.is_writer = jax.process_index() == 0
         if self.is_writer:
             self.path.mkdir(parents=True, exist_ok=True)
+            for orphan in remove_orphaned_temporaries(self.path):
+                logging.info("removed %s, left behind by an earlier run", orphan)
 
     # -- JSON files -------------------------------------------------------------------------
     def write_json(self, name: str, obj: Any) -> Path:
@@ -121,35 +218,93 @@ class Workdir:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def write_config(self, config: Any) -> Path:
-        return self.write_json("config.json", config)
+        """Writes ``config.json``; if the workdir already has one (an earlier run), first
+        checks that ``config`` changes no field that changes the result.
+
+        Raises:
+          ValueError: naming the workdir and listing the refused changes (one line).
+        """
+        new = json.loads(json.dumps(_jsonable(config)))
+        policy = _flat(new).get("resume_policy", "strict")
+        if policy not in RESUME_POLICIES:
+            raise ValueError(f"resume_policy must be one of {RESUME_POLICIES}, got {policy!r}")
+        old = self.read_json("config.json")
+        if old is not None:
+            refused = refused_changes(old, new)
+            if refused:
+                names = {c.split(":", 1)[0].rsplit(".", 1)[-1] for c in refused}
+                hint = "; to train longer add --config.resume_policy=extend"
+                raise ValueError(
+                    f"workdir {self.path} holds a run with another config; changed: "
+                    f"{'; '.join(refused)}. Use a new --workdir or delete this one"
+                    + (hint if names & LENGTH_FIELDS and policy != "extend" else "")
+                )
+        return self.write_json("config.json", new)
 
     def write_summary(self, scalars: Mapping[str, Any]) -> Path:
-        """Writes ``summary.json``: the given numbers plus :func:`environment`."""
-        return self.write_json("summary.json", {**_jsonable(scalars), "environment": environment()})
+        """Writes ``summary.json``: the given numbers plus :func:`environment`, and
+        ``status: 'completed'`` unless the scalars say otherwise (a failed run says
+        ``'failed'``)."""
+        summary = {"status": "completed", **_jsonable(scalars), "environment": environment()}
+        return self.write_json("summary.json", summary)
 
     # -- metrics ----------------------------------------------------------------------------
     def metrics(self) -> list[dict]:
-        """The lines of ``metrics.jsonl`` written so far."""
+        """The lines of ``metrics.jsonl`` written so far.
+
+        A last line that is not valid JSON (a torn append) is dropped with a warning, and the
+        next write removes it; a bad line elsewhere is a ``ValueError`` naming its number.
+        """
         path = self.path / "metrics.jsonl"
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = path.read_text(errors="replace").splitlines()
+        out = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "step" not in record:
+                    raise ValueError("not an object with a 'step'")
+            except ValueError as err:
+                if number == len(lines):
+                    logging.warning("%s: dropping its torn last line %d (%s)", path, number, err)
+                    break
+                raise ValueError(f"{path}: line {number} is not a metrics record ({err})") from err
+            out.append(record)
+        return out
 
-    def log_metrics(self, step: int, **scalars: Any) -> None:
-        """Appends one JSON object ``{"step": step, **scalars}`` to ``metrics.jsonl``."""
+    def log_metrics(self, step: int, *, merge: bool = False, **scalars: Any) -> None:
+        """Appends one JSON object ``{"step": step, **scalars}`` to ``metrics.jsonl``; with
+        ``merge``, adds the scalars to the last line instead when it has the same step."""
         if not self.is_writer:
             return
         lines = self.metrics()
-        lines.append({"step": int(step), **_jsonable(scalars)})
+        record = {"step": int(step), **_jsonable(scalars)}
+        if merge and lines and lines[-1]["step"] == record["step"]:
+            lines[-1] = lines[-1] | record
+        else:
+            lines.append(record)
         self._write_metrics(lines)
 
-    def truncate_metrics(self, after_step: int) -> None:
-        """Drops metric lines with ``step > after_step`` (a resumed run will log them again)."""
+    def truncate_metrics(
+        self, after_step: int, keep: Callable[[dict], dict | None] | None = None
+    ) -> None:
+        """Drops metric lines with ``step > after_step`` (a resumed run will log them again;
+        ``after_step=0``: a run that restarts from scratch drops them all) and a torn last
+        line; ``keep(line)``, when given, returns each remaining line as it should stay, or
+        None to drop it too."""
         if not self.is_writer:
             return
-        lines = self.metrics()
-        kept = [m for m in lines if m.get("step", 0) <= after_step]
-        if len(kept) != len(lines):
+        path = self.path / "metrics.jsonl"
+        if not path.is_file():
+            return
+        kept = [m for m in self.metrics() if m["step"] <= after_step]
+        if keep is not None:
+            kept = [line for line in map(keep, kept) if line]
+        text = "".join(json.dumps(m, sort_keys=True) + "\n" for m in kept)
+        if text != path.read_text(errors="replace"):
             self._write_metrics(kept)
 
     def _write_metrics(self, lines: list[dict]) -> None:

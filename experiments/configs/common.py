@@ -39,6 +39,7 @@ def _training(variant: str, **fields) -> ml_collections.ConfigDict:
     c.num_steps = 0  # > 0 overrides num_epochs
     c.log_every = 40
     c.eval_every = 0  # > 0: also log the test metrics every eval_every steps
+    c.resume_policy = "strict"  # 'extend': a rerun may train longer (num_steps, num_epochs)
     c.update(fields)
     if variant == "smoke":
         c.num_steps = 6 if c.model == "lenet" else 4

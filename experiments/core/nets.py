@@ -47,6 +47,29 @@ class Data(NamedTuple):
     test: train.Dataset
 
 
+def check_recipes(config, *, smooth: bool = False) -> None:
+    """Validates the training recipe ``config.model`` names (and its twin when ``smooth``)
+    before any data is loaded: a bad field is a ``ValueError`` now, not after minutes."""
+    for twin in (False, True) if smooth else (False,):
+        check_recipe(config.nets[recipe_name(config, smooth=twin)], config.data.dataset)
+
+
+def check_recipe(recipe, dataset: str) -> None:
+    """Validates one training recipe (``num_epochs`` resolved for ``dataset``) before any data
+    is loaded (:func:`experiments.core.train.validate_config`)."""
+    recipe = recipe.copy_and_resolve_references()
+    with recipe.unlocked():
+        recipe.num_epochs = num_epochs(recipe, dataset)
+    train.validate_config(recipe)
+
+
+def prepare(config, *, smooth: bool = False) -> Data:
+    """:func:`check_recipes`, then both splits of ``config.data``: how an entry point that
+    trains ``config.model`` gets its data."""
+    check_recipes(config, smooth=smooth)
+    return load_data(config.data)
+
+
 def load_data(config) -> Data:
     """Both splits of ``config.dataset`` (from ``config.data_dir``), each read once."""
     data_dir = config.data_dir or None
@@ -126,6 +149,7 @@ def fit(
     (:func:`experiments.configs.common.num_epochs`). The inputs are the pixels times
     ``pixel_scale`` minus the mean training image.
     """
+    check_recipe(recipe, data.name)
     recipe = recipe.copy_and_resolve_references()
     with recipe.unlocked():
         recipe.num_epochs = num_epochs(recipe, data.name)

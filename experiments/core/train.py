@@ -5,9 +5,22 @@ replicated, so the same code runs on one CPU, 8 fake CPU devices in the tests, a
 slice (multi-host: ``jax.distributed.initialize()``, behind the app's ``--distributed`` flag).
 A model with batch norms trains on each batch's statistics (those of the whole batch, however
 it is sharded) and carries their running averages, which evaluation and checkpoints keep.
+
+Every process of a multi-host run holds the whole data set and builds the same global batch;
+each one places only the slices of its own devices (``jax.make_array_from_callback``), so the
+loss and the parameters equal those of one process with all the devices.
+
+What can go wrong is caught early and said in one line: :func:`validate_config` checks every
+field before anything is loaded; a non-finite loss stops the run at its step
+(:class:`TrainingDiverged`, ``summary.json`` marked failed, the checkpoints before it kept); a
+checkpoint that cannot be read is reported and set aside (``<checkpoint_dir>.corrupt/``), and
+the newest intact one is used.
 """
 
 import contextlib
+import math
+import numbers
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -25,6 +38,63 @@ from experiments.workdir import Workdir
 DATA_AXIS = "data"
 
 
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite (the message says at which step)."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def validate_config(config) -> None:
+    """Checks every field of a training config that :func:`train` reads, before any work.
+
+    Raises:
+      ValueError: one message listing each bad field, what it must be and what it is.
+    """
+    problems = []
+
+    def need(name, ok, expected, required=True):
+        if name not in config:
+            if required:
+                problems.append(f"{name} is missing (expected {expected})")
+            return
+        value = config[name]
+        try:
+            good = ok(value)
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            problems.append(f"{name} must be {expected}, got {value!r}")
+
+    positive_int = lambda v: _is_int(v) and v >= 1
+    need("batch_size", positive_int, "an integer >= 1")
+    need("eval_batch_size", positive_int, "an integer >= 1")
+    need("log_every", positive_int, "an integer >= 1")
+    need("checkpoint_every", positive_int, "an integer >= 1")
+    need("learning_rate", lambda v: _is_real(v) and math.isfinite(v) and v > 0, "finite and > 0")
+    need("momentum", lambda v: _is_real(v) and 0 <= v < 1, "in [0, 1)")
+    need("weight_decay", lambda v: _is_real(v) and math.isfinite(v) and v >= 0, "finite >= 0")
+    need("num_steps", lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: use num_epochs)", False)
+    epochs_ok = lambda v: _is_int(v) and (v >= 1 or (v in (0, -1) and config.get("num_steps")))
+    need("num_epochs", epochs_ok, "an integer >= 1 (or any, with num_steps > 0)", False)
+    if not config.get("num_steps") and "num_epochs" not in config:
+        problems.append("num_steps or num_epochs is needed")
+    need("eval_every", lambda v: _is_int(v) and v >= 0, "an integer >= 0", False)
+    need("max_shift", lambda v: _is_int(v) and v >= 0, "an integer >= 0", False)
+    need("seed", _is_int, "an integer", False)
+    need("schedule", lambda v: v in ("constant", "cosine"), "'constant' or 'cosine'", False)
+    if config.get("schedule") == "cosine":
+        need("warmup_steps", lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+    need("resume_policy", lambda v: v in ("strict", "extend"), "'strict' or 'extend'", False)
+    if problems:
+        raise ValueError("bad training config: " + "; ".join(problems))
+
+
 class Dataset(NamedTuple):
     """A split held in host memory: images NHWC float32 (already preprocessed), labels int32."""
 
@@ -39,18 +109,27 @@ def data_mesh(devices: list | None = None) -> jax.sharding.Mesh:
 
 
 def shard_batch(mesh: jax.sharding.Mesh, *arrays: np.ndarray) -> tuple[jax.Array, ...]:
-    """Places arrays on the mesh split along their first (batch) axis."""
+    """Places host arrays on the mesh split along their first (batch) axis.
+
+    Every process passes the same (global) arrays and places the slices of its own devices,
+    so this works unchanged on one host and on many.
+    """
     sharding = jax.sharding.NamedSharding(mesh, jax.P(DATA_AXIS))
     n = mesh.shape[DATA_AXIS]
     for a in arrays:
         if a.shape[0] % n:
             raise ValueError(f"batch of {a.shape[0]} examples does not split over {n} devices")
-    return tuple(jax.device_put(a, sharding) for a in arrays)
+    return tuple(
+        jax.make_array_from_callback(a.shape, sharding, lambda index, a=a: a[index])
+        for a in map(np.asarray, arrays)
+    )
 
 
 def replicate(mesh: jax.sharding.Mesh, tree: Any) -> Any:
-    """Places every leaf of ``tree`` on every device of the mesh."""
-    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.P()))
+    """Places every leaf of ``tree`` on every device of the mesh (through host memory, so that
+    leaves on one local device also reach the devices of the other processes)."""
+    host = jax.tree.map(np.asarray, tree)
+    return jax.device_put(host, jax.sharding.NamedSharding(mesh, jax.P()))
 
 
 def make_optimizer(config, num_steps: int | None = None) -> optax.GradientTransformation:
@@ -194,10 +273,11 @@ def evaluate(
 
 
 @contextlib.contextmanager
-def _quiet_orbax():
-    """Orbax logs dozens of INFO lines per checkpoint through absl; keep the progress readable."""
+def _quiet_orbax(most: int = logging.WARNING):
+    """Orbax logs dozens of INFO lines per checkpoint through absl; keep the progress readable
+    (``most=logging.FATAL``: also its errors, which the caller reports itself)."""
     level = logging.get_verbosity()
-    logging.set_verbosity(min(level, logging.WARNING))
+    logging.set_verbosity(min(level, most))
     try:
         yield
     finally:
@@ -206,6 +286,95 @@ def _quiet_orbax():
 
 def _abstract(tree: Any) -> Any:
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), tree)
+
+
+def _on_schedule(log_every: int, eval_every: int, num_steps: int) -> Callable:
+    """``keep(line)`` for :meth:`Workdir.truncate_metrics`: the line with only the metrics a
+    run of this schedule logs at its step (None when it logs none there)."""
+
+    def keep(line: dict) -> dict | None:
+        step = line["step"]
+        train_line = step % log_every == 0 or step == num_steps
+        test_line = (eval_every and step % eval_every == 0) or step == num_steps
+        kept = {
+            k: v
+            for k, v in line.items()
+            if k == "step" or (test_line if k.startswith("test_") else train_line)
+        }
+        return kept if len(kept) > 1 else None
+
+    return keep
+
+
+class _Windows:
+    """The per-step metrics since the last log line, at each checkpoint step, in
+    ``<workdir>/<checkpoint_dir>.window.json``: a resumed run's first line then averages
+    the same steps as an uninterrupted run's."""
+
+    def __init__(self, workdir: Workdir, checkpoint_dir: str):
+        self.workdir, self.name = workdir, f"{checkpoint_dir}.window.json"
+
+    def _read(self) -> dict:
+        try:
+            found = self.workdir.read_json(self.name)
+        except ValueError:
+            found = None
+        return found if isinstance(found, dict) else {}
+
+    def get(self, step: int) -> list[dict]:
+        if step == 0:
+            return []
+        rows = self._read().get(str(step))
+        if rows is None:
+            logging.warning(
+                "%s has no entry for step %d: the first line after the resume averages fewer "
+                "steps than an uninterrupted run's",
+                self.workdir.path / self.name,
+                step,
+            )
+            return []
+        return [dict(row) for row in rows]
+
+    def put(self, step: int, window: list[dict], keep: set[int]) -> None:
+        table = {k: v for k, v in self._read().items() if k.isdigit() and int(k) in keep}
+        table[str(step)] = [{k: float(v) for k, v in m.items()} for m in window]
+        self.workdir.write_json(self.name, table)
+
+
+def _restore_newest_intact(ckpt, abstract: Any, workdir: Workdir, checkpoint_dir: str):
+    """``(step, state)`` of the newest checkpoint that loads, or None when there is none.
+
+    A checkpoint that fails to load is reported in one warning line and moved (by process 0)
+    to ``<workdir>/<checkpoint_dir>.corrupt/<step>``, out of the way of the steps to come.
+    """
+    while ckpt.checkpoints:
+        newest = ckpt.checkpoints[-1]
+        try:
+            with _quiet_orbax(logging.FATAL):
+                return newest.step, ckpt.load(newest, abstract)
+        except Exception as err:  # orbax/tensorstore raise many types, with pages of detail
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            logging.warning(
+                "checkpoint step %d in %s cannot be read (%s: %s); moved to %s.corrupt/ and "
+                "trying the one before",
+                newest.step,
+                newest.path,
+                type(err).__name__,
+                first,
+                workdir.path / checkpoint_dir,
+            )
+        if workdir.is_writer:
+            aside = workdir.path / f"{checkpoint_dir}.corrupt" / str(newest.step)
+            while aside.exists():
+                aside = aside.with_name(aside.name + "_")
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(newest.path), aside)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"set aside checkpoint {newest.step}")
+        ckpt.reload()
+    return None
 
 
 class TrainResult(NamedTuple):
@@ -258,8 +427,13 @@ def train(
       A :class:`TrainResult` with the pure ``apply_fn``, the trained state (numpy), the logged
       history, the test metrics and the measured training speed.
     """
+    validate_config(config)
     mesh = data_mesh() if mesh is None else mesh
     n = len(train_set.labels)
+    if config.batch_size > n:
+        raise ValueError(f"batch_size {config.batch_size} is larger than the {n} training examples")
+    if len(test_set.labels) == 0:
+        raise ValueError("the test set is empty")
     steps_per_epoch = n // config.batch_size
     num_steps = int(config.get("num_steps", 0) or config.num_epochs * steps_per_epoch)
     if num_steps < 1:
@@ -276,20 +450,59 @@ def train(
         state = {"params": params, "opt_state": opt_state}
         return state | ({"batch_stats": batch_stats} if jax.tree.leaves(batch_stats) else {})
 
-    start = 0
     with _quiet_orbax():
         ckpt = workdir.checkpointer(checkpoint_dir)
-        if ckpt.latest is not None:
-            start = ckpt.latest.step
-            state = ckpt.load(ckpt.latest, _abstract(checkpoint()))
-            params, opt_state = state["params"], state["opt_state"]
-            batch_stats = state.get("batch_stats", batch_stats)
-    if start:
-        workdir.truncate_metrics(start)
-        logging.info("resumed from the checkpoint at step %d of %d", start, num_steps)
+        restored = _restore_newest_intact(ckpt, _abstract(checkpoint()), workdir, checkpoint_dir)
+    start = 0
+    if restored is not None:
+        start, state = restored
+        params, opt_state = state["params"], state["opt_state"]
+        batch_stats = state.get("batch_stats", batch_stats)
+        if start > num_steps:
+            with _quiet_orbax():
+                ckpt.close()
+            raise ValueError(
+                f"{workdir.path / checkpoint_dir} holds a checkpoint at step {start}, past "
+                f"num_steps={num_steps}: that model trained longer than this config asks; "
+                "use a new workdir"
+            )
     eval_every = int(config.get("eval_every", 0))
     max_shift = int(config.get("max_shift", 0))
-    window: list[dict] = []
+    windows = _Windows(workdir, checkpoint_dir)
+    # the steps the interrupted run logged after the restored step go (all of them when
+    # restarting from scratch), and so does what this run's schedule would not have logged
+    # (the last line of a shorter run this one extends)
+    workdir.truncate_metrics(start, keep=_on_schedule(config.log_every, eval_every, num_steps))
+    # the steps since the last log line before the checkpoint, for the next line's means
+    window: list[dict] = windows.get(start)
+    if start:
+        logging.info("resumed from the checkpoint at step %d of %d", start, num_steps)
+    last_saved = start if restored is not None else None
+    previous: tuple[int, Any] | None = None  # (step, metrics) not yet checked for finiteness
+
+    def check_finite(done: int, metrics) -> None:
+        loss = float(metrics["loss"])
+        if math.isfinite(loss):
+            return
+        where = (
+            f"the last good checkpoint is step {last_saved} in {workdir.path / checkpoint_dir}"
+            if last_saved
+            else "no checkpoint was saved"
+        )
+        message = (
+            f"training diverged: the loss at step {done} is {loss} (learning_rate="
+            f"{config.learning_rate}, batch_size={config.batch_size}); {where}"
+        )
+        workdir.write_summary(
+            {
+                "status": "failed",
+                "error": message,
+                "failed_step": done,
+                "last_checkpoint_step": last_saved or 0,
+            }
+        )
+        raise TrainingDiverged(message)
+
     t0 = time.perf_counter()
     try:
         for step in range(start, num_steps):
@@ -299,11 +512,21 @@ def train(
             params, batch_stats, opt_state, metrics = step_fn(
                 params, batch_stats, opt_state, images, labels
             )
-            window.append(metrics)
             done = step + 1
-            if done % config.log_every == 0 or done == num_steps:
+            if previous is not None:  # the step before, most likely finished by now
+                check_finite(*previous)
+            previous = (done, metrics)
+            window.append(metrics)
+            log_now = done % config.log_every == 0 or done == num_steps
+            save_now = done % config.checkpoint_every == 0 or done == num_steps
+            eval_now = eval_every and done % eval_every == 0 and done < num_steps
+            if log_now or save_now or eval_now:
+                check_finite(*previous)
+                previous = None
+            if log_now:
                 means = {k: float(np.mean([float(m[k]) for m in window])) for k in window[0]}
-                window = []
+                if done % config.log_every == 0:  # the last line, off the schedule, keeps it
+                    window = []
                 rate = (done - start) / (time.perf_counter() - t0)
                 workdir.log_metrics(
                     done,
@@ -320,15 +543,17 @@ def train(
                     rate * config.batch_size,
                     (num_steps - done) / rate,
                 )
-            if eval_every and done % eval_every == 0 and done < num_steps:
+            if eval_now:
                 state = nnx.merge_state(params, batch_stats)
                 test = evaluate(
                     apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh
                 )
-                workdir.log_metrics(done, **{f"test_{k}": v for k, v in test.items()})
-            if done % config.checkpoint_every == 0 or done == num_steps:
+                workdir.log_metrics(done, merge=True, **{f"test_{k}": v for k, v in test.items()})
+            if save_now:
+                windows.put(done, window, keep={c.step for c in ckpt.checkpoints})
                 with _quiet_orbax():
                     ckpt.save(done, checkpoint(), force=True)
+                last_saved = done
         elapsed = time.perf_counter() - t0
     finally:
         with _quiet_orbax():
@@ -338,7 +563,7 @@ def train(
     test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
     history = workdir.metrics()
     if not (history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]):
-        workdir.log_metrics(num_steps, **{f"test_{k}": v for k, v in test.items()})
+        workdir.log_metrics(num_steps, merge=True, **{f"test_{k}": v for k, v in test.items()})
     logging.info("test loss %.4f  accuracy %.4f", test["loss"], test["accuracy"])
     if num_steps > start:
         speed = (num_steps - start) / elapsed
