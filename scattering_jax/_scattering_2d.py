@@ -112,6 +112,31 @@ def _modulus_at(spectrum: jax.Array) -> jax.Array:
     return modulus(jnp.fft.ifft2(spectrum))
 
 
+def _fold2(z: jax.Array) -> jax.Array:
+    """Periodises the last two axes by 2 (the mean of the four half-size blocks): in space,
+    subsampling by 2. Folding by ``2**d`` is ``d`` of these in a row."""
+    p, q = z.shape[-2] // 2, z.shape[-1] // 2
+    return 0.25 * ((z[..., :p, :q] + z[..., :p, q:]) + (z[..., p:, :q] + z[..., p:, q:]))
+
+
+def _pair_channels(J: int, L: int) -> np.ndarray:
+    """Where Kymatio's order-2 channels ``(j1, theta1, j2, theta2)`` sit in the flattened
+    ``(pair, theta1, theta2)`` array, pairs ordered by ``(j2, j1)`` (the order the levels
+    produce them)."""
+    pairs = [(j1, j2) for j2 in range(1, J) for j1 in range(j2)]
+    index = {pair: i for i, pair in enumerate(pairs)}
+    return np.asarray(
+        [
+            (index[(j1, j2)] * L + t1) * L + t2
+            for j1 in range(J)
+            for t1 in range(L)
+            for j2 in range(j1 + 1, J)
+            for t2 in range(L)
+        ],
+        dtype=np.int32,
+    )
+
+
 def _scattering2d_chunk(
     x: jax.Array,
     filters: FilterBank2D,
@@ -123,10 +148,15 @@ def _scattering2d_chunk(
 
     ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` grouped
     by first-order angle, (L // g, J, g, P, Q), prepared once outside the loop over chunks.
-    Order-1 fields are (image, theta1, ...); order-2 fields put the filter axis first,
-    (theta2, image, theta1, ...), so that each second-order filter is read from memory once per
-    step for all the spectra of the step; the small outputs are put in Kymatio's order at the
-    end.
+
+    One step per resolution ``r``, the same few operations at every ``r`` (so the program
+    grows by a constant per scale, not per path): the products waiting to reach resolution
+    ``r`` (filter already applied, spectrum folded down once per resolution passed) are
+    inverse transformed, their moduli low-passed; the order-1 moduli at ``r`` are transformed
+    again and multiplied by every second-order wavelet of a coarser scale at once. Folding by
+    2 per step equals Kymatio's fold by ``2**(j2 - j1)`` (a fold by ``ab`` is a fold by ``a``
+    then by ``b``). Order-1 fields are (image, theta1, ...); order-2 products put the filter axes
+    first, (j2, j1, theta2, theta1, image, ...), so that each filter is read once per step.
     """
     psi, rows, cols = filters.psi, filters.lowpass_rows, filters.lowpass_cols
     (M, N), (P, Q) = filters.shape, filters.padded_shape
@@ -135,37 +165,49 @@ def _scattering2d_chunk(
     x_pad = jnp.pad(x, pad, mode="reflect")
     x_hat = fft2_real(x_pad)
     order0 = _low_pass(x_pad, rows[0], cols[0])
+    order2 = max_order == 2 and J > 1
+    c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
 
     def theta1_group(psi_group):
         """Orders 1 and 2 for a group of g first-order angles; psi_group: (J, g, P, Q)."""
-        order1, order2 = [], []
-        for j1 in range(J):
-            u1 = _modulus_at(filter_fold(x_hat, psi_group[j1], 2**j1))  # (c, g, P1, Q1)
-            order1.append(_low_pass(u1, rows[j1], cols[j1]))
-            if max_order < 2 or j1 == J - 1:
+        g = psi_group.shape[1]
+        ready1 = filter_fold(x_hat, psi_group[0], 1)  # (c, g, P, Q)
+        if J > 1:  # order-1 products of the coarser scales, folded to resolution 1
+            pending1 = filter_fold(x_hat, psi_group[1:], 2)
+            pending1 = pending1.reshape(c, J - 1, g, *pending1.shape[2:])
+        pending2 = None  # (j2 - r, j1, theta2, theta1, image, P_r, Q_r) at resolution r
+        s1, s2 = [], []
+        for r in range(J):
+            if r > 0:
+                ready1, pending1 = pending1[:, 0], _fold2(pending1[:, 1:])
+            u1 = _modulus_at(ready1)  # (c, g, P_r, Q_r)
+            s1.append(_low_pass(u1, rows[r], cols[r]))
+            if not order2:
                 continue
-            u1_hat = fft2_real(u1)
-            for j2 in range(j1 + 1, J):
-                # all L second-order angles at once, filter axis first: (L, c, g, P2, Q2)
-                z = filter_fold(u1_hat, psi[j1][j2 - j1], 2 ** (j2 - j1), filters_first=True)
-                order2.append(_low_pass(_modulus_at(z), rows[j2], cols[j2]))
-        s2 = jnp.stack(order2) if order2 else None  # ((j1, j2), theta2, c, g, m, n)
-        return jnp.stack(order1), s2  # (J, c, g, m, n)
+            if pending2 is not None:  # all pairs (j1 < r, j2 = r)
+                s2.append(_low_pass(_modulus_at(pending2[0]), rows[r], cols[r]))
+            if r == J - 1:
+                break
+            # products with every wavelet of scale j2 > r, folded to resolution r + 1
+            new = filter_fold(fft2_real(u1), psi[r][1:], 2, filters_first=True)
+            new = new.reshape(J - 1 - r, 1, L, *new.shape[1:])
+            pending2 = new if pending2 is None else jnp.concatenate(
+                [_fold2(pending2[1:]), new], axis=1
+            )
+        s1 = jnp.stack(s1)  # (J, c, g, m, n)
+        if not s2:
+            return s1, None
+        return s1, jnp.concatenate(s2)  # ((j2, j1) pairs, theta2, c, g, m, n)
 
     s1, s2 = jax.lax.map(theta1_group, psi_by_theta)  # leading axis: angle groups
-    c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
     # Kymatio's order: 1 + j1 L + theta1, then (j1, theta1, j2, theta2)
-    # s1: (groups, J, c, g, m, n); s2: (groups, (j1, j2), theta2, c, g, m, n)
+    # s1: (groups, J, c, g, m, n) -> (c, J, theta1, m, n)
     blocks = [order0[:, None], jnp.transpose(s1, (2, 1, 0, 3, 4, 5)).reshape(c, J * L, m, n)]
     if s2 is not None:
-        s2 = jnp.transpose(s2, (3, 1, 0, 4, 2, 5, 6))  # (c, (j1, j2), theta1, theta2, m, n)
-        s2 = s2.reshape(c, -1, L, L, m, n)
-        start = 0
-        for j1 in range(J - 1):
-            pairs = J - 1 - j1
-            block = jnp.swapaxes(s2[:, start : start + pairs], 1, 2)  # (c, theta1, j2, theta2)
-            blocks.append(block.reshape(c, L * pairs * L, m, n))
-            start += pairs
+        # (groups, pairs, theta2, c, g, m, n) -> (c, pairs, theta1, theta2, m, n), then a
+        # gather puts the channels in Kymatio's order
+        s2 = jnp.transpose(s2, (3, 1, 0, 4, 2, 5, 6)).reshape(c, -1, m, n)
+        blocks.append(jnp.take(s2, _pair_channels(J, L), axis=1))
     return jnp.concatenate(blocks, axis=1)
 
 
