@@ -15,7 +15,7 @@ from scattering_jax._checks import (
     check_transform_args,
 )
 from scattering_jax._filters_2d import FilterBank2D, filter_bank_2d
-from scattering_jax._fourier import fft2_real, filter_fold, modulus
+from scattering_jax._fourier import filter_fold, modulus
 
 
 class Paths2D(NamedTuple):
@@ -198,8 +198,8 @@ def _scattering2d_chunk(
             # products with every wavelet of scale j2 > r, folded to resolution r + 1
             new = filter_fold(_spectrum(u1), psi[r][1:], 2, filters_first=True)
             new = new.reshape(J - 1 - r, 1, L, *new.shape[1:])
-            pending2 = new if pending2 is None else jnp.concatenate(
-                [_fold2(pending2[1:]), new], axis=1
+            pending2 = (
+                new if pending2 is None else jnp.concatenate([_fold2(pending2[1:]), new], axis=1)
             )
         s1 = jnp.stack(s1)  # (J, c, g, m, n)
         if not s2:
@@ -280,12 +280,14 @@ def scattering2d(
 
     for ``j2 > j1``, computed on the reflect-padded image with Fourier-domain filters
     (:func:`filter_bank_2d`), subsampling each modulus by ``2**j`` and cropping the border at
-    the final resolution. Real FFTs for the forward transforms of real fields, complex ones
-    for the inverse transforms; the low-pass is applied in space as two small matrix products;
-    vectorised over orientations and over all second-order paths of a scale pair, and, on a
-    CPU, looped over cache-sized chunks of the batch. One XLA program per (shape, dtype, J, L,
-    max_order). Differentiable (the modulus has derivative 0 at 0). A batch sharded over
-    devices gives the same numbers as on one device.
+    the final resolution. One step per resolution, the same few operations at each (the
+    program grows by a constant per scale, never per path, so compiling stays quick for any
+    ``J``): the spectra waiting for a resolution are folded down to it by 2 at a time; the
+    low-pass is applied in space as two small matrix products; vectorised over orientations
+    and over all second-order paths that reach a resolution, and, on a CPU, looped over
+    cache-sized chunks of the batch. One XLA program per (shape, dtype, J, L, max_order).
+    Differentiable (the modulus has derivative 0 at 0). A batch sharded over devices gives
+    the same numbers as on one device.
 
     Args:
       x: real images, shape ``(..., M, N)`` with ``(M, N) == filters.shape``.

@@ -52,9 +52,7 @@ def run(*, repeats: int = 5) -> dict:
     steps, counts, compile_s, medians = {}, {}, {}, {}
     for impl, arrangements in (("plain_lenet", {}), ("anann_lenet", anann.LENET_ARRANGEMENTS)):
         model = anann.build(
-            lambda a=arrangements: anann.AnaLeNet(
-                arrangements=a, init_scale=None, rngs=nnx.Rngs(0)
-            )
+            lambda a=arrangements: anann.AnaLeNet(arrangements=a, init_scale=None, rngs=nnx.Rngs(0))
         )
         counts[impl] = sum(anann.conv_param_counts(model).values())
         step, params = make_step(model, tx)
