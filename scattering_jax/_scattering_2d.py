@@ -147,14 +147,14 @@ def _pair_channels(J: int, L: int) -> np.ndarray:
 def _scattering2d_chunk(
     x: jax.Array,
     filters: FilterBank2D,
-    psi_by_theta: jax.Array,
+    group: int,
     J: int,
     max_order: int,
 ) -> jax.Array:
     """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J).
 
-    ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` grouped
-    by first-order angle, (L // g, J, g, P, Q), prepared once outside the loop over chunks.
+    ``filters`` are already cast to ``x.dtype``; the first-order angles are looped over in
+    groups of ``group``.
 
     One step per resolution ``r``, the same few operations at every ``r`` (so the program
     grows by a constant per scale, not per path): the products waiting to reach resolution
@@ -175,38 +175,42 @@ def _scattering2d_chunk(
     order2 = max_order == 2 and J > 1
     c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
 
-    def theta1_group(psi_group):
-        """Orders 1 and 2 for a group of g first-order angles; psi_group: (J, g, P, Q)."""
-        g = psi_group.shape[1]
-        ready1 = filter_fold(x_hat, psi_group[0], 1)  # (c, g, P, Q)
-        if J > 1:  # order-1 products of the coarser scales, folded to resolution 1
-            pending1 = filter_fold(x_hat, psi_group[1:], 2)
-            pending1 = pending1.reshape(c, J - 1, g, *pending1.shape[2:])
-        pending2 = None  # (j2 - r, j1, theta2, theta1, image, P_r, Q_r) at resolution r
+    def theta1_group(start):
+        """Orders 1 and 2 for the first-order angles ``start .. start + group - 1``."""
+        g = group
+        psi_group = jax.lax.dynamic_slice_in_dim(psi[0], start, g, axis=1)  # (J, g, P, Q)
+        # the fields of resolution r, (item, image, theta1, P_r, Q_r): item 0 is order 1 of
+        # scale r, then order 2 of every (j1 < r, r) as (j1, theta2); ``pending[t]`` holds
+        # the products that will reach resolution r + t
+        ready = filter_fold(x_hat, psi_group[0], 1)[None]
+        if J > 1:
+            pending = filter_fold(x_hat, psi_group[1:], 2).reshape(c, J - 1, g, P // 2, Q // 2)
+            pending = jnp.swapaxes(pending, 0, 1)[:, None]
         s1, s2 = [], []
         for r in range(J):
             if r > 0:
-                ready1, pending1 = pending1[:, 0], _fold2(pending1[:, 1:])
-            u1 = _modulus_at(ready1)  # (c, g, P_r, Q_r)
-            s1.append(_low_pass(u1, rows[r], cols[r]))
-            if not order2:
-                continue
-            if pending2 is not None:  # all pairs (j1 < r, j2 = r)
-                s2.append(_low_pass(_modulus_at(pending2[0]), rows[r], cols[r]))
+                ready = pending[0]
+            u = _modulus_at(ready)  # (items, c, g, P_r, Q_r)
+            s = _low_pass(u, rows[r], cols[r])
+            s1.append(s[0])
+            if r > 0 and order2:
+                s2.append(s[1:].reshape(r, L, *s.shape[1:]))
             if r == J - 1:
                 break
-            # products with every wavelet of scale j2 > r, folded to resolution r + 1
-            new = filter_fold(_spectrum(u1), psi[r][1:], 2, filters_first=True)
-            new = new.reshape(J - 1 - r, 1, L, *new.shape[1:])
-            pending2 = (
-                new if pending2 is None else jnp.concatenate([_fold2(pending2[1:]), new], axis=1)
-            )
+            # what waits for coarser resolutions, now at resolution r + 1
+            rest = _fold2(pending[1:]) if r > 0 else pending
+            if order2:
+                # products with every wavelet of scale j2 > r, folded to resolution r + 1
+                new = filter_fold(_spectrum(u[0]), psi[r][1:], 2, filters_first=True)
+                new = new.reshape(J - 1 - r, L, *new.shape[1:])
+                rest = jnp.concatenate([rest, new], axis=1)
+            pending = rest
         s1 = jnp.stack(s1)  # (J, c, g, m, n)
         if not s2:
             return s1, None
         return s1, jnp.concatenate(s2)  # ((j2, j1) pairs, theta2, c, g, m, n)
 
-    s1, s2 = jax.lax.map(theta1_group, psi_by_theta)  # leading axis: angle groups
+    s1, s2 = jax.lax.map(theta1_group, jnp.arange(0, L, group))  # leading axis: angle groups
     # Kymatio's order: 1 + j1 L + theta1, then (j1, theta1, j2, theta2)
     # s1: (groups, J, c, g, m, n) -> (c, J, theta1, m, n)
     blocks = [order0[:, None], jnp.transpose(s1, (2, 1, 0, 3, 4, 5)).reshape(c, J * L, m, n)]
@@ -255,7 +259,7 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
     run = functools.partial(
         _scattering2d_chunk,
         filters=filters,
-        psi_by_theta=jnp.swapaxes(filters.psi[0].reshape(J, filters.L // group, group, P, Q), 0, 1),
+        group=group,
         J=J,
         max_order=max_order,
     )
