@@ -110,14 +110,25 @@ def _kymatio_filter_bank_seconds(size: int, J: int) -> float | None:
     return time.perf_counter() - start
 
 
-def time_case(impl: str, batch: int, size: int, J: int, repeats: int = 3) -> dict:
+def _warm_up_jax() -> None:
+    """Compiles and runs a small unrelated FFT program: JAX's and XLA's one-time start-up."""
+    jax.block_until_ready(jax.jit(lambda a: 2 * jnp.abs(jnp.fft.fft2(a)))(jnp.ones((2, 8, 8))))
+
+
+def time_case(
+    impl: str, batch: int, size: int, J: int, repeats: int = 3, warm: bool = False
+) -> dict:
     """First call, steady state and peak memory of one frontend on one case, in this process.
 
     Meant for a fresh process (:func:`_time_in_fresh_process`): the first call then includes
     everything a new session pays (compilation, for jitted code), and ``peak_gib`` is the
     process's peak resident memory, filter bank included. Returns ``{"note": ...}`` when the
-    frontend is not installed.
+    frontend is not installed. With ``warm``, JAX's one-time start-up is paid before the first
+    call, so that the first call holds only this program's own compile (as in a session that
+    has run something else already).
     """
+    if warm:
+        _warm_up_jax()
     x = _images(batch, size)
     if impl == "scattering_jax":
         filters = scattering_jax.filter_bank_2d((size, size), J=J, L=L)
@@ -133,14 +144,16 @@ def time_case(impl: str, batch: int, size: int, J: int, repeats: int = 3) -> dic
     return {"first_s": first, "median_s": median, "peak_gib": peak}
 
 
-def _time_in_fresh_process(impl: str, batch: int, size: int, J: int, repeats: int) -> dict:
+def _time_in_fresh_process(
+    impl: str, batch: int, size: int, J: int, repeats: int, warm: bool = False
+) -> dict:
     """:func:`time_case` in a new Python process (same interpreter and environment)."""
     code = (
         "import json, sys\n"
         "from experiments.benchmarks.scattering import time_case\n"
         "print(json.dumps(time_case(*json.loads(sys.argv[1]))))\n"
     )
-    args = json.dumps([impl, batch, size, J, repeats])
+    args = json.dumps([impl, batch, size, J, repeats, warm])
     root = pathlib.Path(__file__).resolve().parents[2]
     try:
         done = subprocess.run(
@@ -162,12 +175,14 @@ def _transform_row(case: str, impl: str, median_s: float, first_s: float, peak=N
     return row(case, impl, median_s, first_s - median_s, first_s=first_s, peak_gib=peak)
 
 
-def _fresh_rows(batch: int, size: int, J: int, impls, repeats: int) -> tuple[list, dict]:
+def _fresh_rows(
+    batch: int, size: int, J: int, impls, repeats: int, warm: bool = False
+) -> tuple[list, dict]:
     """Rows for one case, each frontend in its own fresh process; and their results."""
     case = f"scattering2d ({batch},{size},{size}) J={J} L={L}"
     rows, results = [], {}
     for impl in impls:
-        result = _time_in_fresh_process(impl, batch, size, J, repeats)
+        result = _time_in_fresh_process(impl, batch, size, J, repeats, warm)
         if "note" in result:
             rows.append(_unavailable(case, impl, result["note"]))
             continue
@@ -254,7 +269,8 @@ def run(*, repeats: int = 5) -> dict:
     batch, size, Js = COMPILE_SERIES
     compiles = {}
     for J in Js:
-        case_rows, results = _fresh_rows(batch, size, J, ("scattering_jax",), repeats=2)
+        # warm: the series compares compile times, without JAX's start-up in the first one
+        case_rows, results = _fresh_rows(batch, size, J, ("scattering_jax",), 2, warm=True)
         rows += [dict(r, case=f"compile series {r['case']}") for r in case_rows]
         if "scattering_jax" in results:
             ours = results["scattering_jax"]
