@@ -3,11 +3,10 @@
     python -m experiments.benchmark                   # every suite
     python -m experiments.benchmark --suite=scattering,decoding
 
-Each suite lives in ``experiments/benchmarks/<name>.py`` and returns timing rows and speed ratios
-(see ``experiments/benchmarks/timing.py``). The run prints a table and writes
-``benchmark.json`` (and
-``summary.json``) to the workdir. References that are not installed (Kymatio, torch) are
-reported as unavailable rows, never as failures.
+Each suite lives in ``experiments/benchmarks/<name>.py`` and returns timing rows and speed
+ratios (see ``experiments/benchmarks/timing.py``). The run prints a table and writes
+``benchmark.json`` (and ``summary.json``) to the workdir. References that are not installed
+(Kymatio, torch) are reported as unavailable rows, never as failures.
 """
 
 import importlib
@@ -30,15 +29,28 @@ def _available_suites() -> list[str]:
 
 def format_table(results: dict) -> str:
     """A plain-text table of every suite's rows and ratios."""
-    lines = [f"{'suite':<11} {'case':<34} {'impl':<26} {'median ms':>10} {'first ms':>10}"]
+    lines = [
+        f"{'suite':<11} {'case':<34} {'impl':<26} {'median ms':>10} {'first ms':>10} "
+        f"{'compile ms':>10} {'peak GiB':>8}"
+    ]
     for suite, result in results.items():
         if "error" in result:
             lines.append(f"{suite:<11} FAILED: {result['error']}")
             continue
         for r in result["rows"]:
             median = "n/a" if r["median_s"] is None else f"{1e3 * r['median_s']:.2f}"
-            first = "" if r.get("compile_s") is None else f"{1e3 * r['compile_s']:.1f}"
-            lines.append(f"{suite:<11} {r['case']:<34} {r['impl']:<26} {median:>10} {first:>10}")
+            # rows with first_s carry the compile time (first call minus steady state) apart;
+            # in the others, compile_s is the first call
+            first = r.get("first_s", r.get("compile_s"))
+            first = "" if first is None else f"{1e3 * first:.1f}"
+            compile_ms = "" if "first_s" not in r else f"{1e3 * r['compile_s']:.1f}"
+            peak = "" if r.get("peak_gib") is None else f"{r['peak_gib']:.2f}"
+            lines.append(
+                f"{suite:<11} {r['case']:<34} {r['impl']:<26} {median:>10} {first:>10} "
+                f"{compile_ms:>10} {peak:>8}"
+            )
+            if r.get("note"):
+                lines.append(f"{'':<11} note: {r['note']}")
     lines.append("")
     lines.append(f"{'suite':<11} {'ratio':<58} {'value':>8} {'goal':>7}  met")
     for suite, result in results.items():

@@ -101,33 +101,41 @@ def _gabor_or_morlet(
 ) -> np.ndarray:
     """Space-domain periodised Gabor (``morlet=False``) or Morlet filters, shape (T, P, Q).
 
-    Kymatio's ``gabor_2d`` / ``morlet_2d`` in float64, vectorised over the angles ``thetas``,
-    with the negligible periodised copies left out.
+    Kymatio's ``gabor_2d`` / ``morlet_2d`` in float64, with the negligible periodised copies
+    left out. One angle at a time and ``P`` window rows at a time, each block folded into the
+    period at once, so memory stays a few ``P x window`` blocks for any ``J``; the Morlet's
+    zero-mean correction is linear, so it is applied to the folded Gabor and envelope.
     """
-    cos, sin = np.cos(thetas), np.sin(thetas)
-    # curv = R diag(1, slant^2) R^T / (2 sigma^2)
-    c00 = (cos * cos + slant * slant * sin * sin) / (2 * sigma * sigma)
-    c11 = (sin * sin + slant * slant * cos * cos) / (2 * sigma * sigma)
-    c01 = (cos * sin * (1.0 - slant * slant)) / (2 * sigma * sigma)
     x_lo, x_hi = _window(sigma, slant, P)
     y_lo, y_hi = _window(sigma, slant, Q)
-    xs = np.arange(x_lo, x_hi + 1, dtype=np.float64)[None, :, None]
-    ys = np.arange(y_lo, y_hi + 1, dtype=np.float64)[None, None, :]
-    c00, c11, c01 = (c[:, None, None] for c in (c00, c11, c01))
-    envelope = np.exp(-(c00 * xs * xs + 2.0 * c01 * xs * ys + c11 * ys * ys))
-    if xi:
-        phase_x = np.exp(1j * xi * cos[:, None, None] * xs)
-        phase_y = np.exp(1j * xi * sin[:, None, None] * ys)
-        gabor = envelope * phase_x * phase_y
-        if morlet:
+    ys = np.arange(y_lo, y_hi + 1, dtype=np.float64)[None, :]
+    out = np.empty((len(thetas), P, Q), np.complex128)
+    for t, theta in enumerate(thetas):
+        cos, sin = np.cos(theta), np.sin(theta)
+        # curv = R diag(1, slant^2) R^T / (2 sigma^2)
+        c00 = (cos * cos + slant * slant * sin * sin) / (2 * sigma * sigma)
+        c11 = (sin * sin + slant * slant * cos * cos) / (2 * sigma * sigma)
+        c01 = (cos * sin * (1.0 - slant * slant)) / (2 * sigma * sigma)
+        phase_y = np.exp(1j * xi * sin * ys)
+        gabor = np.zeros((P, Q), np.complex128)
+        envelope = np.zeros((P, Q), np.float64)
+        gabor_sum, envelope_sum = 0.0, 0.0
+        for x0 in range(x_lo, x_hi + 1, P):
+            xs = np.arange(x0, min(x0 + P, x_hi + 1), dtype=np.float64)[:, None]
+            env = np.exp(-(c00 * xs * xs + 2.0 * c01 * xs * ys + c11 * ys * ys))
+            envelope += _fold_axis(_fold_axis(env, y_lo, Q, axis=1), x0, P, axis=0)
+            envelope_sum += env.sum()
+            if xi:
+                gab = env * np.exp(1j * xi * cos * xs) * phase_y
+                gabor += _fold_axis(_fold_axis(gab, y_lo, Q, axis=1), x0, P, axis=0)
+                gabor_sum += gab.sum()
+        if not xi:
+            gabor = envelope.astype(np.complex128)
+        elif morlet:
             # zero mean: subtract K * (same Gabor at xi = 0)
-            kappa = gabor.sum(axis=(1, 2)) / envelope.sum(axis=(1, 2))
-            gabor = gabor - kappa[:, None, None] * envelope
-    else:
-        gabor = envelope.astype(np.complex128)
-    gabor = gabor / (2 * _KYMATIO_PI * sigma * sigma / slant)
-    gabor = _fold_axis(gabor, x_lo, P, axis=1)
-    return _fold_axis(gabor, y_lo, Q, axis=2)
+            gabor = gabor - (gabor_sum / envelope_sum) * envelope
+        out[t] = gabor / (2 * _KYMATIO_PI * sigma * sigma / slant)
+    return out
 
 
 def _crop_indices(size: int, res: int) -> np.ndarray:

@@ -1,9 +1,7 @@
-"""Fourier-domain building blocks: safe modulus, the full spectrum of a real array from its
-real FFT, fused filter-and-subsample.
+"""Fourier-domain building blocks: safe modulus, fused filter-and-subsample.
 
 Spectra that get multiplied by real filters are carried as (real, imaginary) pairs, so the
-products stay real arithmetic; the inverse transforms are complex FFTs (in cache, XLA's CPU
-complex FFT costs no more than two real ones).
+products stay real arithmetic.
 """
 
 import jax
@@ -24,25 +22,6 @@ def _hypot_jvp(primals, tangents):
     safe_r = jnp.where(nonzero, r, 1.0)
     dr = (x * dx + y * dy) / safe_r
     return r, jnp.where(nonzero, dr, 0.0)
-
-
-def mirror_tail(half: jax.Array, q: int) -> jax.Array:
-    """Entries of ``half`` (columns ``0..q//2``) at ``(-r, q - c)`` for ``c = q//2+1 .. q-1``."""
-    tail = half[..., 1 : q - q // 2][..., ::-1]
-    return jnp.roll(tail[..., ::-1, :], 1, axis=-2)
-
-
-def fft2_real(u: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Real and imaginary parts of the full 2D DFT of a real array, from its real FFT.
-
-    The columns the real FFT leaves out follow from Hermitian symmetry,
-    ``X[r, c] = conj(X[-r, q - c])``.
-    """
-    q = u.shape[-1]
-    half = jnp.fft.rfft2(u)
-    re = jnp.concatenate([half.real, mirror_tail(half.real, q)], axis=-1)
-    im = jnp.concatenate([half.imag, -mirror_tail(half.imag, q)], axis=-1)
-    return re, im
 
 
 def filter_fold(

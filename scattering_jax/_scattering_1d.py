@@ -47,9 +47,28 @@ def _modulus(z: jax.Array) -> jax.Array:
     return hypot(z.real, z.imag)
 
 
+def _order2_pairs(filters: FilterBank1D, n1s: list[int], k1: int) -> list[tuple]:
+    """``(index of n1 in n1s, n1, n2, level)`` for the order-2 paths from the order-1 fields
+    ``n1s`` at level ``k1``: ``j2 > j1``, reaching level ``max(min(j2, log2_T), k1)``."""
+    return [
+        (i, n1, n2, max(min(j2, filters.log2_T), k1))
+        for i, n1 in enumerate(n1s)
+        for n2, j2 in enumerate(filters.j2)
+        if j2 > filters.j1[n1]
+    ]
+
+
 @functools.partial(jax.jit, static_argnames=("max_order",))
 def _scattering1d_batch(x: jax.Array, filters: FilterBank1D, max_order: int) -> jax.Array:
-    """(B, T) -> (B, K, T_out), following Kymatio's ``scattering1d`` core step by step."""
+    """(B, T) -> (B, K, T_out), Kymatio's ``scattering1d`` core, one step per level.
+
+    Level ``k`` is the resolution ``2**-k``. At each level the same few operations run on all
+    the fields of that level at once, so the program grows by a constant per level, not per
+    path: the order-1 fields of the level and the order-2 products that reach it are inverse
+    transformed, their moduli transformed again and low-passed; the order-2 products of the
+    level's order-1 fields with every later wavelet are formed at once and, like the products
+    still waiting, folded by 2 on to the next level (a fold by ``2**k2`` is ``k2`` folds by 2).
+    """
     dtype = x.dtype
     phi = [f.astype(dtype) for f in filters.phi]
     psi1 = filters.psi1.astype(dtype)
@@ -61,37 +80,50 @@ def _scattering1d_batch(x: jax.Array, filters: FilterBank1D, max_order: int) -> 
         s = jnp.fft.ifft(_fold(u_hat * h, 2 ** (log2_T - k))).real
         return s[..., start:end]
 
+    def transform(z, k):
+        """Low-passed moduli and spectra of the moduli of spectra ``z`` at level ``k``."""
+        u_hat = jnp.fft.fft(_modulus(jnp.fft.ifft(z)))
+        return low_pass(u_hat, k), u_hat
+
     u0 = jnp.pad(x, ((0, 0), (filters.pad_left, filters.pad_right)), mode="reflect")
     u0_hat = jnp.fft.fft(u0)
-    out = [low_pass(u0_hat, 0)[:, None]]
-    order2 = []
-    # first-order wavelets sharing a subsampling are filtered together
+    outputs, labels = [low_pass(u0_hat, 0)[:, None]], [(0,)]
     k1s = [min(j, log2_T) for j in filters.j1]
-    for k1 in sorted(set(k1s)):
-        n1s = [n for n, k in enumerate(k1s) if k == k1]
-        u1 = _modulus(jnp.fft.ifft(_fold(u0_hat[:, None] * psi1[np.asarray(n1s)][None], 2**k1)))
-        u1_hat = jnp.fft.fft(u1)
-        out.append((n1s, low_pass(u1_hat, k1)))
+    pending, waiting = None, []  # products on their way, (B, items, N_k); their (n1, n2, level)
+    for k in range(max(k1s) + 1 if max_order < 2 else log2_T + 1):
+        n1s = [n for n, k1 in enumerate(k1s) if k1 == k]
+        parts = []
+        if n1s:  # order-1 fields of this level, folded from the full resolution at once
+            parts.append(_fold(u0_hat[:, None] * psi1[np.asarray(n1s)][None], 2**k))
+        ready = [i for i, item in enumerate(waiting) if item[2] == k]
+        if ready:
+            parts.append(jnp.take(pending, np.asarray(ready), axis=1))
+        if not parts:
+            continue
+        s, u_hat = transform(jnp.concatenate(parts, axis=1), k)
+        outputs.append(s)
+        labels += [(1, n1) for n1 in n1s] + [(2, *waiting[i][:2]) for i in ready]
         if max_order < 2:
             continue
-        for i, n1 in enumerate(n1s):
-            n2s = [n2 for n2, j2 in enumerate(filters.j2) if j2 > filters.j1[n1]]
-            k2s = [max(min(filters.j2[n2], log2_T) - k1, 0) for n2 in n2s]
-            # second-order wavelets sharing a subsampling are filtered together
-            for k2 in sorted(set(k2s)):
-                group = [n2 for n2, k in zip(n2s, k2s, strict=True) if k == k2]
-                z = _fold(u1_hat[:, i, None] * psi2[k1][np.asarray(group)][None], 2**k2)
-                s2 = low_pass(jnp.fft.fft(_modulus(jnp.fft.ifft(z))), k1 + k2)
-                order2 += [((n1, n2), s2[:, g]) for g, n2 in enumerate(group)]
-    order1 = [None] * len(k1s)
-    for n1s, s in out[1:]:
-        for i, n1 in enumerate(n1s):
-            order1[n1] = s[:, i]
-    order2 = [s for _, s in sorted(order2, key=lambda item: item[0])]
-    return jnp.concatenate(
-        [out[0], jnp.stack(order1, axis=1), *([jnp.stack(order2, axis=1)] if order2 else [])],
-        axis=1,
-    )
+        pairs = _order2_pairs(filters, n1s, k)
+        later = [i for i, item in enumerate(waiting) if item[2] > k]
+        new = [p for p in pairs if p[3] > k]
+        here = [p for p in pairs if p[3] == k]  # only at level log2_T: no subsampling left
+        if here:
+            z = u_hat[:, [p[0] for p in here]] * psi2[k][np.asarray([p[2] for p in here])][None]
+            outputs.append(transform(z, k)[0])
+            labels += [(2, p[1], p[2]) for p in here]
+        carried = []
+        if later:
+            carried.append(_fold(jnp.take(pending, np.asarray(later), axis=1), 2))
+        if new:
+            z = u_hat[:, [p[0] for p in new]] * psi2[k][np.asarray([p[2] for p in new])][None]
+            carried.append(_fold(z, 2))
+        waiting = [waiting[i] for i in later] + [p[1:] for p in new]
+        pending = jnp.concatenate(carried, axis=1) if carried else None
+    # channels in Kymatio's order: S0, order 1 by n1, order 2 by (n1, n2)
+    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    return jnp.take(jnp.concatenate(outputs, axis=1), np.asarray(order), axis=1)
 
 
 def scattering1d(

@@ -15,7 +15,7 @@ from scattering_jax._checks import (
     check_transform_args,
 )
 from scattering_jax._filters_2d import FilterBank2D, filter_bank_2d
-from scattering_jax._fourier import fft2_real, filter_fold, modulus
+from scattering_jax._fourier import filter_fold, modulus
 
 
 class Paths2D(NamedTuple):
@@ -112,60 +112,113 @@ def _modulus_at(spectrum: jax.Array) -> jax.Array:
     return modulus(jnp.fft.ifft2(spectrum))
 
 
+def _spectrum(u: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Real and imaginary parts of ``fft2(u)`` for a real ``u``, by a complex FFT: in cache it
+    costs about a real FFT and the Hermitian mirror, and it is one operation instead of six."""
+    z = jnp.fft.fft2(jax.lax.complex(u, jnp.zeros_like(u)))
+    return z.real, z.imag
+
+
+def _fold2(z: jax.Array) -> jax.Array:
+    """Periodises the last two axes by 2 (the mean of the four half-size blocks): in space,
+    subsampling by 2. Folding by ``2**d`` is ``d`` of these in a row."""
+    p, q = z.shape[-2] // 2, z.shape[-1] // 2
+    return 0.25 * ((z[..., :p, :q] + z[..., :p, q:]) + (z[..., p:, :q] + z[..., p:, q:]))
+
+
+def _pair_channels(J: int, L: int) -> np.ndarray:
+    """Where Kymatio's order-2 channels ``(j1, theta1, j2, theta2)`` sit in the flattened
+    ``(pair, theta1, theta2)`` array, pairs ordered by ``(j2, j1)`` (the order the levels
+    produce them)."""
+    pairs = [(j1, j2) for j2 in range(1, J) for j1 in range(j2)]
+    index = {pair: i for i, pair in enumerate(pairs)}
+    return np.asarray(
+        [
+            (index[(j1, j2)] * L + t1) * L + t2
+            for j1 in range(J)
+            for t1 in range(L)
+            for j2 in range(j1 + 1, J)
+            for t2 in range(L)
+        ],
+        dtype=np.int32,
+    )
+
+
 def _scattering2d_chunk(
     x: jax.Array,
     filters: FilterBank2D,
-    psi_by_theta: jax.Array,
+    group: int,
     J: int,
     max_order: int,
 ) -> jax.Array:
     """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J).
 
-    ``filters`` are already cast to ``x.dtype``; ``psi_by_theta`` is ``filters.psi[0]`` grouped
-    by first-order angle, (L // g, J, g, P, Q), prepared once outside the loop over chunks.
-    Order-1 fields are (image, theta1, ...); order-2 fields put the filter axis first,
-    (theta2, image, theta1, ...), so that each second-order filter is read from memory once per
-    step for all the spectra of the step; the small outputs are put in Kymatio's order at the
-    end.
+    ``filters`` are already cast to ``x.dtype``; the first-order angles are looped over in
+    groups of ``group``.
+
+    One step per resolution ``r``, the same few operations at every ``r`` (so the program
+    grows by a constant per scale, not per path): the products waiting to reach resolution
+    ``r`` (filter already applied, spectrum folded down once per resolution passed) are
+    inverse transformed, their moduli low-passed; the order-1 moduli at ``r`` are transformed
+    again and multiplied by every second-order wavelet of a coarser scale at once. Folding by
+    2 per step equals Kymatio's fold by ``2**(j2 - j1)`` (a fold by ``ab`` is a fold by ``a``
+    then by ``b``). Order-1 fields are (image, theta1, ...); order-2 products put the filter axes
+    first, (j2, j1, theta2, theta1, image, ...), so that each filter is read once per step.
     """
     psi, rows, cols = filters.psi, filters.lowpass_rows, filters.lowpass_cols
     (M, N), (P, Q) = filters.shape, filters.padded_shape
     L = filters.L
     pad = ((0, 0), ((P - M) // 2, (P - M + 1) // 2), ((Q - N) // 2, (Q - N + 1) // 2))
     x_pad = jnp.pad(x, pad, mode="reflect")
-    x_hat = fft2_real(x_pad)
+    x_hat = _spectrum(x_pad)
     order0 = _low_pass(x_pad, rows[0], cols[0])
-
-    def theta1_group(psi_group):
-        """Orders 1 and 2 for a group of g first-order angles; psi_group: (J, g, P, Q)."""
-        order1, order2 = [], []
-        for j1 in range(J):
-            u1 = _modulus_at(filter_fold(x_hat, psi_group[j1], 2**j1))  # (c, g, P1, Q1)
-            order1.append(_low_pass(u1, rows[j1], cols[j1]))
-            if max_order < 2 or j1 == J - 1:
-                continue
-            u1_hat = fft2_real(u1)
-            for j2 in range(j1 + 1, J):
-                # all L second-order angles at once, filter axis first: (L, c, g, P2, Q2)
-                z = filter_fold(u1_hat, psi[j1][j2 - j1], 2 ** (j2 - j1), filters_first=True)
-                order2.append(_low_pass(_modulus_at(z), rows[j2], cols[j2]))
-        s2 = jnp.stack(order2) if order2 else None  # ((j1, j2), theta2, c, g, m, n)
-        return jnp.stack(order1), s2  # (J, c, g, m, n)
-
-    s1, s2 = jax.lax.map(theta1_group, psi_by_theta)  # leading axis: angle groups
+    order2 = max_order == 2 and J > 1
     c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
+
+    def theta1_group(start):
+        """Orders 1 and 2 for the first-order angles ``start .. start + group - 1``."""
+        g = group
+        psi_group = jax.lax.dynamic_slice_in_dim(psi[0], start, g, axis=1)  # (J, g, P, Q)
+        # the fields of resolution r, (item, image, theta1, P_r, Q_r): item 0 is order 1 of
+        # scale r, then order 2 of every (j1 < r, r) as (j1, theta2); ``pending[t]`` holds
+        # the products that will reach resolution r + t
+        ready = filter_fold(x_hat, psi_group[0], 1)[None]
+        if J > 1:
+            pending = filter_fold(x_hat, psi_group[1:], 2).reshape(c, J - 1, g, P // 2, Q // 2)
+            pending = jnp.swapaxes(pending, 0, 1)[:, None]
+        s1, s2 = [], []
+        for r in range(J):
+            if r > 0:
+                ready = pending[0]
+            u = _modulus_at(ready)  # (items, c, g, P_r, Q_r)
+            s = _low_pass(u, rows[r], cols[r])
+            s1.append(s[0])
+            if r > 0 and order2:
+                s2.append(s[1:].reshape(r, L, *s.shape[1:]))
+            if r == J - 1:
+                break
+            # what waits for coarser resolutions, now at resolution r + 1
+            rest = _fold2(pending[1:]) if r > 0 else pending
+            if order2:
+                # products with every wavelet of scale j2 > r, folded to resolution r + 1
+                new = filter_fold(_spectrum(u[0]), psi[r][1:], 2, filters_first=True)
+                new = new.reshape(J - 1 - r, L, *new.shape[1:])
+                rest = jnp.concatenate([rest, new], axis=1)
+            pending = rest
+        s1 = jnp.stack(s1)  # (J, c, g, m, n)
+        if not s2:
+            return s1, None
+        return s1, jnp.concatenate(s2)  # ((j2, j1) pairs, theta2, c, g, m, n)
+
+    s1, s2 = jax.lax.map(theta1_group, jnp.arange(0, L, group))  # leading axis: angle groups
     # Kymatio's order: 1 + j1 L + theta1, then (j1, theta1, j2, theta2)
-    # s1: (groups, J, c, g, m, n); s2: (groups, (j1, j2), theta2, c, g, m, n)
+    # s1: (groups, J, c, g, m, n) -> (c, J, theta1, m, n)
     blocks = [order0[:, None], jnp.transpose(s1, (2, 1, 0, 3, 4, 5)).reshape(c, J * L, m, n)]
     if s2 is not None:
-        s2 = jnp.transpose(s2, (3, 1, 0, 4, 2, 5, 6))  # (c, (j1, j2), theta1, theta2, m, n)
-        s2 = s2.reshape(c, -1, L, L, m, n)
-        start = 0
-        for j1 in range(J - 1):
-            pairs = J - 1 - j1
-            block = jnp.swapaxes(s2[:, start : start + pairs], 1, 2)  # (c, theta1, j2, theta2)
-            blocks.append(block.reshape(c, L * pairs * L, m, n))
-            start += pairs
+        # (groups, pairs, theta2, c, g, m, n) -> (c, pairs, theta1, theta2, m, n), then a
+        # gather puts the channels in Kymatio's order
+        s2 = jnp.transpose(s2, (3, 1, 0, 4, 2, 5, 6)).reshape(c, -1, m, n)
+        blocks.append(jnp.take(s2, _pair_channels(J, L), axis=1))
     return jnp.concatenate(blocks, axis=1)
 
 
@@ -206,7 +259,7 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
     run = functools.partial(
         _scattering2d_chunk,
         filters=filters,
-        psi_by_theta=jnp.swapaxes(filters.psi[0].reshape(J, filters.L // group, group, P, Q), 0, 1),
+        group=group,
         J=J,
         max_order=max_order,
     )
@@ -231,12 +284,14 @@ def scattering2d(
 
     for ``j2 > j1``, computed on the reflect-padded image with Fourier-domain filters
     (:func:`filter_bank_2d`), subsampling each modulus by ``2**j`` and cropping the border at
-    the final resolution. Real FFTs for the forward transforms of real fields, complex ones
-    for the inverse transforms; the low-pass is applied in space as two small matrix products;
-    vectorised over orientations and over all second-order paths of a scale pair, and, on a
-    CPU, looped over cache-sized chunks of the batch. One XLA program per (shape, dtype, J, L,
-    max_order). Differentiable (the modulus has derivative 0 at 0). A batch sharded over
-    devices gives the same numbers as on one device.
+    the final resolution. One step per resolution, the same few operations at each (the
+    program grows by a constant per scale, never per path, so compiling stays quick for any
+    ``J``): the spectra waiting for a resolution are folded down to it by 2 at a time; the
+    low-pass is applied in space as two small matrix products; vectorised over orientations
+    and over all second-order paths that reach a resolution, and, on a CPU, looped over
+    cache-sized chunks of the batch. One XLA program per (shape, dtype, J, L, max_order).
+    Differentiable (the modulus has derivative 0 at 0). A batch sharded over devices gives
+    the same numbers as on one device.
 
     Args:
       x: real images, shape ``(..., M, N)`` with ``(M, N) == filters.shape``.

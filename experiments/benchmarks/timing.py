@@ -2,7 +2,9 @@
 
 Every suite module ``experiments/benchmarks/<name>.py`` exposes
 ``run(*, repeats: int) -> dict`` with
-``rows``: a list of ``{"case", "impl", "median_s", "compile_s"}`` (``compile_s`` may be None) and
+``rows``: a list of ``{"case", "impl", "median_s", "compile_s"}`` (``compile_s`` may be None;
+a row may add ``first_s``, the first call, and ``peak_gib``, the peak memory of the process that
+ran it) and
 ``ratios``: a mapping ``name -> {"value", "goal", "met"}``, where ``value`` is a speed ratio
 measured in the same run (bigger is better) and ``goal`` the issue's target.
 """
@@ -73,14 +75,27 @@ def time_interleaved(
     return {name: (statistics.median(times[name]), first[name]) for name in fns}
 
 
-def row(case: str, impl: str, median_s: float, compile_s: float | None = None) -> dict:
-    """One timing row of a suite."""
-    return {
+def row(
+    case: str,
+    impl: str,
+    median_s: float,
+    compile_s: float | None = None,
+    *,
+    first_s: float | None = None,
+    peak_gib: float | None = None,
+) -> dict:
+    """One timing row of a suite (``first_s`` and ``peak_gib`` only where measured)."""
+    out = {
         "case": case,
         "impl": impl,
         "median_s": float(median_s),
         "compile_s": None if compile_s is None else float(compile_s),
     }
+    if first_s is not None:
+        out["first_s"] = float(first_s)
+    if peak_gib is not None:
+        out["peak_gib"] = float(peak_gib)
+    return out
 
 
 def ratio(value: float, goal: float) -> dict:

@@ -68,3 +68,31 @@ def windowed_fourier_direct(x, window, hop):
             kernel = window * np.exp(-2j * np.pi * k * (u + n) / W)
             out[..., m, k] = (x[..., u + n] * kernel).sum(-1)
     return out
+
+
+def scattering1d_per_path(x, fb):
+    """Kymatio's 1D scattering core path by path in NumPy (float64), with the bank's filters:
+    each modulus subsampled by ``2**k`` as ``ifft(periodised spectrum)``, then low-passed."""
+    phi = [np.asarray(f, np.float64) for f in fb.phi]
+    psi1 = np.asarray(fb.psi1, np.float64)
+    psi2 = [np.asarray(f, np.float64) for f in fb.psi2]
+    T = fb.log2_T
+
+    def fold(z, k):
+        return z.reshape(*z.shape[:-1], k, z.shape[-1] // k).mean(-2)
+
+    def low(u_hat, k):
+        return np.fft.ifft(fold(u_hat * phi[k], 2 ** (T - k))).real[..., fb.start : fb.end]
+
+    u0_hat = np.fft.fft(np.pad(x, ((0, 0), (fb.pad_left, fb.pad_right)), mode="reflect"))
+    out, order2 = [low(u0_hat, 0)], []
+    for n1, j1 in enumerate(fb.j1):
+        k1 = min(j1, T)
+        u1_hat = np.fft.fft(np.abs(np.fft.ifft(fold(u0_hat * psi1[n1], 2**k1))))
+        out.append(low(u1_hat, k1))
+        for n2, j2 in enumerate(fb.j2):
+            if j2 > j1:
+                k2 = max(min(j2, T) - k1, 0)
+                u2 = np.abs(np.fft.ifft(fold(u1_hat * psi2[k1][n2], 2**k2)))
+                order2.append(low(np.fft.fft(u2), k1 + k2))
+    return np.stack(out + order2, axis=1)

@@ -8,6 +8,7 @@ import pytest
 from jax.test_util import check_grads
 
 import scattering_jax as sj
+from tests.scattering_jax import oracles
 
 GOLDEN = pathlib.Path(__file__).with_name("golden_kymatio.npz")
 CASES = {"1d_256_J4": 4, "1d_1024_J6": 6}  # name -> J, Q = 1 (see make_golden.py)
@@ -97,3 +98,40 @@ def test_bad_input_raises():
         sj.scattering1d(jnp.ones(65), fb, J=3)
     with pytest.raises(ValueError, match="J must match"):
         sj.scattering1d(jnp.ones(64), fb, J=2)
+
+
+def _program_size(fn, *args) -> int:
+    """Number of instructions of the lowered (StableHLO) program of ``jax.jit(fn)(*args)``."""
+    text = jax.jit(fn).lower(*args).as_text()
+    return sum(" = " in line for line in text.splitlines())
+
+
+# One level per extra J, a fixed set of operations (about 110-135 instructions here) whatever
+# the number of paths; per-path code grew by 450-1200 per J at Q=4.
+PROGRAM_GROWTH_PER_SCALE = 160
+
+
+def test_program_size_grows_by_a_bounded_step_per_scale_and_not_with_Q():
+    x = jax.ShapeDtypeStruct((2, 256), jnp.float32)
+    sizes = {}
+    for Q in (1, 4):
+        for J in (3, 4, 5, 6):
+            fb = sj.filter_bank_1d(256, J=J, Q=Q)
+            sizes[J, Q] = _program_size(lambda v, f, J=J: sj.scattering1d(v, f, J=J), x, fb)
+    for Q in (1, 4):
+        steps = [sizes[J + 1, Q] - sizes[J, Q] for J in (3, 4, 5)]
+        assert max(steps) <= PROGRAM_GROWTH_PER_SCALE, (Q, steps)
+    for J in (3, 4, 5, 6):
+        assert abs(sizes[J, 4] - sizes[J, 1]) <= 0.25 * sizes[J, 1], sizes
+
+
+@pytest.mark.parametrize(("length", "J", "Q"), [(256, 4, 2), (200, 5, 3)])
+def test_equals_per_path_oracle_for_several_wavelets_per_octave_float64(length, J, Q):
+    # the golden data have Q = 1; with Q > 1 several first-order wavelets share a level
+    x = np.random.default_rng(7).standard_normal((2, length))
+    with jax.enable_x64(True):
+        fb = sj.filter_bank_1d(length, J=J, Q=Q)
+        ours = np.asarray(sj.scattering1d(jnp.asarray(x), fb, J=J))
+    ref = oracles.scattering1d_per_path(x, fb)
+    assert ours.shape == ref.shape == (2, sj.paths_1d(fb).order.shape[0], ref.shape[-1])
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
