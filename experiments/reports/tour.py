@@ -258,7 +258,14 @@ def _cross_section(r: Results) -> report.Section:
         "kernel (cosine after removing the mean; 1 = the same picture). On the ReLU network the "
         "order-1 kernel at the mean image carries the max-pool switches and ReLU gates that "
         "decoding replaces by unpooling, so they agree only partly; on the smooth twin, decoding "
-        "with average-pool weighting is that kernel up to the tanh gains.",
+        "with average-pool weighting is that kernel up to the tanh gains"
+        + (
+            ", except that with SAME padding the decoded filter of an output unit follows the "
+            "border rule (the zero-padded-input network) while the kernel is the real network's, "
+            "which is why they agree less here."
+            if r.volterra.source == "autodiff"
+            else "."
+        ),
         rows,
         ["figures/cross_lens.png"],
     )
