@@ -9,8 +9,9 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float
 
-from analytic_jax._families import get_family, pixel_grid
-from analytic_jax._mosaic import MosaicParams, MosaicSpec, kernel_slices
+from analytic_jax._families import check_kernel_size, get_family, pixel_grid
+from analytic_jax._mosaic import MosaicParams, MosaicSpec, check_key, check_params, kernel_slices
+from cnn_layers._checks import as_real_float, check_int, check_real
 
 ANALYTIC_CODES = ("G", "Lg", "Lt", "Tf", "Ts")
 
@@ -20,7 +21,8 @@ class FamilyFit(NamedTuple):
 
     Attributes:
       params: ``(S, p)`` raw AKP table (closed-form amplitude in column 0).
-      rel_error: ``(S,)`` relative error :math:`\\|t - K\\| / \\|t\\|` (0 for an all-zero slice).
+      rel_error: ``(S,)`` relative error :math:`\\|t - K\\| / \\|t\\|` (0 for an all-zero slice,
+        NaN for a slice with a NaN or inf).
     """
 
     params: Float[Array, "s p"]
@@ -100,9 +102,15 @@ def fit_family(
     fam = get_family(code)
     if fam.plain:
         raise ValueError(f"code must name an analytic family, got the plain family {code!r}")
-    slices = jnp.asarray(slices)
+    check_key(key)
+    check_int("steps", steps, 1)
+    check_real("learning_rate", learning_rate, 0.0, strict=True)
+    check_int("n_angles", n_angles, 1)
+    check_int("n_scales", n_scales, 1)
+    slices = as_real_float(slices, "slices")
     if slices.ndim != 3 or slices.shape[1] != slices.shape[2]:
         raise ValueError(f"slices must have shape (S, k, k), got {slices.shape}")
+    check_kernel_size(fam, slices.shape[-1], "the slices' kernel_size k")
     n, k = slices.shape[0], slices.shape[-1]
     dtype = slices.dtype
     grid = pixel_grid(k, dtype)
@@ -145,7 +153,8 @@ def fit_family(
     take = lambda x: x[jnp.arange(n), best]
     amp = take(a) * norm[:, 0]
     params = jnp.concatenate([amp[:, None], take(raw)], axis=1)
-    rel = jnp.where(norm[:, 0] > 0, take(err), 0.0)
+    # an all-zero slice is fitted exactly (amplitude 0); a non-finite one is not fitted at all
+    rel = jnp.where(norm[:, 0] > 0, take(err), jnp.where(norm[:, 0] == 0, 0.0, jnp.nan))
     return FamilyFit(params, rel)
 
 
@@ -190,6 +199,17 @@ def fit_kernels(
         raise ValueError(f"target must have shape (k, k, I, O), got {target.shape}")
     if not jnp.issubdtype(target.dtype, jnp.floating):
         raise TypeError(f"target must be floating point, got dtype {target.dtype}")
+    check_real("threshold", threshold, 0.0)
+    if isinstance(families, str) or not isinstance(families, tuple | list):
+        raise TypeError(
+            f"families must be a tuple of family codes such as ('G', 'Lg'), got {families!r}"
+        )
+    bad = ~np.isfinite(np.asarray(kernel_slices(target))).all(axis=(1, 2))
+    if bad.any():
+        raise ValueError(
+            f"target has NaN or inf values in the slices {np.flatnonzero(bad).tolist()} (slice "
+            f"s = o * I + i); a non-finite kernel cannot be fitted"
+        )
     families = tuple(families)
     for c in families:
         if get_family(c).plain:
@@ -240,6 +260,7 @@ def akp_values(params: MosaicParams, spec: MosaicSpec) -> dict[str, Float[Array,
       >>> [round(float(v), 3) for v in akp]
       [1.0, 0.943, 0.858]
     """
+    check_params(params, spec)
     out = {}
     for c in spec.family_order:
         fam = get_family(c)

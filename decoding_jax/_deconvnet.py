@@ -7,7 +7,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from cnn_layers import Flatten, Poly, ReLU, Residual, Smooth, describe
-from cnn_layers._forward import apply, as_real_float
+from cnn_layers._checks import as_real_float
+from cnn_layers._forward import apply
 from cnn_layers._geometry import chain
 from cnn_layers._layers import Layer
 

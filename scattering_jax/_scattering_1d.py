@@ -24,6 +24,10 @@ class Paths1D(NamedTuple):
 def paths_1d(filters: FilterBank1D, max_order: int = 2) -> Paths1D:
     """Channels of :func:`scattering1d` in Kymatio's order: ``S0``, then every first-order
     wavelet ``n1``, then pairs ``(n1, n2)`` with ``j2 > j1`` (``n1`` outermost)."""
+    if not isinstance(filters, FilterBank1D):
+        raise TypeError(
+            f"filters must be a FilterBank1D from filter_bank_1d, got {type(filters).__name__}"
+        )
     max_order = check_max_order(max_order)
     rows = [(0, -1, -1)] + [(1, n1, -1) for n1 in range(len(filters.j1))]
     if max_order == 2:
