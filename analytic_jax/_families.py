@@ -399,7 +399,8 @@ def family_kernels(
     Args:
       raw: ``(n, p)`` raw AKP table, ``p = get_family(code).n_params(kernel_size)``.
       code: family code.
-      kernel_size: ``k``.
+      kernel_size: ``k``; ``>= 3`` for the analytic families (smaller windows cannot hold a
+        zero-sum, normalised kernel), any ``>= 1`` for the plain family.
 
     Returns:
       ``(n, k, k)`` kernels in the table's dtype.

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from analytic_jax._families import check_kernel_size, get_family, pixel_grid
 from analytic_jax._mosaic import MosaicParams, MosaicSpec, check_key, check_params, kernel_slices
@@ -63,7 +63,7 @@ def _starts(key, code, n_slices, kernel_size, n_angles, n_scales, dtype):
 )
 def fit_family(
     key: jax.Array,
-    slices: Float[ArrayLike, "s k k"],
+    slices: Real[ArrayLike, "s k k"],
     *,
     code: str,
     steps: int = 300,
@@ -186,6 +186,12 @@ def fit_kernels(
     Returns:
       :class:`KernelFit` (spec, raw params, per-slice and per-family relative errors).
 
+    Raises:
+      ValueError: a ``target`` with NaN or inf in any slice (listed: a non-finite kernel has
+        no fit, and would otherwise be reported as fitted), a bad shape, ``threshold < 0``,
+        plain or unknown ``families``, bad ``steps``/``n_angles``/``n_scales``.
+      TypeError: a non-float ``target``, ``families`` given as one string.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from analytic_jax import family_kernels, mosaic_kernels
@@ -248,7 +254,7 @@ def fit_kernels(
     return KernelFit(spec, params, jnp.asarray(rel), {c: f.rel_error for c, f in fits.items()})
 
 
-def akp_values(params: MosaicParams, spec: MosaicSpec) -> dict[str, Float[Array, "n p"]]:
+def akp_values(params: MosaicParams, spec: MosaicSpec) -> dict[str, Float[Array, "_n _p"]]:
     """Constrained, canonical AKP tables ``{code: (n, p)}`` (sigma > 0, theta folded by the
     family's symmetry); columns named by ``get_family(code).param_names(k)``.
 

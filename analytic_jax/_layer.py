@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 import cnn_layers
 from analytic_jax._mosaic import MosaicSpec, init_mosaic, mosaic_kernels, parse_mosaic
@@ -136,7 +136,7 @@ class AnalyticConv(nnx.Module):
         bias = None if self.bias is None else self.bias[...]
         return [cnn_layers.Conv(self.kernel(), bias, sh, self.padding)]
 
-    def __call__(self, x: Float[ArrayLike, "*b h w i"]) -> Float[Array, "*b h2 w2 o"]:
+    def __call__(self, x: Real[ArrayLike, "*b h w i"]) -> Float[Array, "*b h2 w2 o"]:
         x = as_real_float(x, "x")
         if x.ndim < 3 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must have shape (..., H, W, {self.in_features}), got {x.shape}")

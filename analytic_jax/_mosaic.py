@@ -16,12 +16,12 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Num
 
 from analytic_jax._families import FAMILIES, check_kernel_size, get_family, pixel_grid
 from cnn_layers._checks import check_int
 
-MosaicParams = dict[str, Float[Array, "n p"]]
+MosaicParams = dict[str, Float[Array, "_n _p"]]  # one (n_code, p_code) table per family
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +191,7 @@ def param_count(spec: MosaicSpec) -> int:
     return sum(n * get_family(c).n_params(spec.kernel_size) for c, n in spec.counts.items())
 
 
-def kernel_slices(kernel: Float[ArrayLike, "k k i o"]) -> Float[Array, "s k k"]:
+def kernel_slices(kernel: Num[ArrayLike, "k k i o"]) -> Num[Array, "s k k"]:
     """HWIO kernel -> its ``I * O`` slices in slice order ``s = o * I + i``.
 
     Examples:
@@ -207,8 +207,8 @@ def kernel_slices(kernel: Float[ArrayLike, "k k i o"]) -> Float[Array, "s k k"]:
 
 
 def slices_kernel(
-    slices: Float[ArrayLike, "s k k"], in_features: int, out_features: int
-) -> Float[Array, "k k i o"]:
+    slices: Num[ArrayLike, "s k k"], in_features: int, out_features: int
+) -> Num[Array, "k k i o"]:
     """Inverse of :func:`kernel_slices`: ``(I * O, k, k)`` -> ``(k, k, I, O)``.
 
     Examples:

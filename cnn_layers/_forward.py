@@ -7,7 +7,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers._checks import as_real_float, check_rank
 from cnn_layers._describe import LayerInfo, describe
@@ -109,7 +109,7 @@ def run(infos: Sequence[LayerInfo], x: Array, *, bias: bool = True, relu: bool =
 
 def forward(
     layers: Sequence[Any],
-    images: Float[Array, "n h w c"],
+    images: Real[ArrayLike, "n h w c"],
     *,
     upto=None,
     bias: bool = True,

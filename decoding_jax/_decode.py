@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers import Flatten, describe
 from cnn_layers._checks import as_real_float, check_bool, check_int
@@ -152,8 +152,8 @@ def decode(
 
 
 def decoded_response(
-    images: Float[Array, "n h w c"],
-    decoded: Float[Array, "k dh dw c"],
+    images: Real[ArrayLike, "n h w c"],
+    decoded: Real[ArrayLike, "k dh dw c"],
     *,
     stride: int,
     padding="VALID",
@@ -246,8 +246,8 @@ def _normalize(x: Array, how: str) -> Array:
 
 
 def response_error(
-    net_response: Float[Array, "n ..."],
-    decoded_response: Float[Array, "n ..."],
+    net_response: Real[ArrayLike, "n ..."],
+    decoded_response: Real[ArrayLike, "n ..."],
     *,
     normalize: str = "minmax",
 ) -> Float[Array, " n"]:

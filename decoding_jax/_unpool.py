@@ -5,7 +5,7 @@ import functools
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers._checks import as_real_float, check_int
 
@@ -124,7 +124,7 @@ def resize_matrix(n: int, *, method: str, factor: int = 2, window: int | None = 
 
 
 def unpool(
-    x: Float[Array, "*batch h w c"], *, method: str, factor: int = 2, window: int | None = None
+    x: Real[ArrayLike, "*batch h w c"], *, method: str, factor: int = 2, window: int | None = None
 ) -> Float[Array, "*batch h2 w2 c"]:
     """Upsamples the two spatial axes of ``x`` by ``factor``, as MATLAB ``imresize``.
 

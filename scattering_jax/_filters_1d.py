@@ -144,7 +144,8 @@ def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank
       length: signal length ``T_in``.
       J: log2 of the averaging scale, ``>= 1``.
       Q: wavelets per octave at the first order (the second order uses 1), ``>= 1``.
-      dtype: filter dtype; defaults to JAX's default float.
+      dtype: real floating filter dtype; defaults to JAX's default float (an integer dtype
+        would round every filter to zero: a TypeError).
 
     Returns:
       A :class:`FilterBank1D` pytree.

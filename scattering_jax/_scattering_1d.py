@@ -6,7 +6,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from scattering_jax._checks import check_max_order, check_real_signal, check_transform_args
 from scattering_jax._filters_1d import FilterBank1D
@@ -99,7 +99,7 @@ def _scattering1d_batch(x: jax.Array, filters: FilterBank1D, max_order: int) -> 
 
 
 def scattering1d(
-    x: Float[Array, "*batch T"], filters: FilterBank1D, *, J: int, max_order: int = 2
+    x: Real[ArrayLike, "*batch T"], filters: FilterBank1D, *, J: int, max_order: int = 2
 ) -> Float[Array, "*batch K t"]:
     r"""1D scattering transform, numerically identical to Kymatio 0.3.0's ``Scattering1D``.
 

@@ -5,7 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, Num
+from jaxtyping import Array, ArrayLike, Complex, Num, Real
 
 from scattering_jax._checks import check_int, check_numeric
 
@@ -41,7 +41,7 @@ def _check_concrete_finite(name: str, value: jax.Array, positive: bool = False) 
 
 
 def cwt(
-    x: Num[Array, "*batch T"], scales: Float[Array, " S"], *, wavelet: str = "morlet"
+    x: Num[ArrayLike, "*batch T"], scales: Real[ArrayLike, " S"], *, wavelet: str = "morlet"
 ) -> Complex[Array, "*batch S T"]:
     r"""Continuous wavelet transform on the circle (the paper's eqs. 10-11), by FFT.
 
@@ -102,7 +102,7 @@ def cwt(
 
 
 def windowed_fourier(
-    x: Num[Array, "*batch T"], window: Num[Array, " W"], *, hop: int
+    x: Num[ArrayLike, "*batch T"], window: Num[ArrayLike, " W"], *, hop: int
 ) -> Complex[Array, "*batch F W"]:
     r"""Windowed Fourier transform (the paper's eq. 9), sampled on frames and DFT frequencies.
 

@@ -5,12 +5,17 @@ must raise and the words its message must contain (the argument's name, and what
 where that is the point). ``parametrize`` turns a table into tests; each case whose arguments
 hold a JAX array runs a second time under ``jax.jit`` with those arrays traced, so the check
 is shown to happen at trace time.
+
+The calls run with jaxtyping's runtime checker paused (when the test command turns it on):
+these tests check the errors the libraries themselves give their users, who run unchecked.
 """
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jaxtyping
 import pytest
 
 
@@ -45,8 +50,19 @@ def _traced_call(c: Case):
     return jax.jit(call)(*(c.args[i] for i in where))
 
 
+@contextlib.contextmanager
+def unchecked():
+    """Pauses jaxtyping's runtime checker (a no-op when it is off)."""
+    before = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", before)
+
+
 def check(c: Case, *, jit: bool = False) -> None:
-    with pytest.raises(c.exc) as info:
+    with unchecked(), pytest.raises(c.exc) as info:
         _traced_call(c) if jit else c.fn(*c.args, **c.kwargs)
     message = str(info.value)
     missing = [w for w in c.words if w not in message]

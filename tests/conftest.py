@@ -12,3 +12,27 @@ import jax  # noqa: E402
 
 jax.config.update("jax_num_cpu_devices", 8)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+import pytest  # noqa: E402
+
+from tests.bad_input import unchecked  # noqa: E402
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    """Test modules build their bad-input tables at import: with jaxtyping's runtime checker
+    on (the test command's ``--jaxtyping-packages``), it must not refuse them there."""
+    with unchecked():
+        return (yield)
+
+
+@pytest.fixture(autouse=True)
+def _bad_input_unchecked(request):
+    """A ``bad_input`` test checks the error a library itself gives (users run unchecked), so
+    jaxtyping's checker is paused for it; every other test runs checked."""
+    if request.node.get_closest_marker("bad_input") is None:
+        yield
+        return
+    with unchecked():
+        yield

@@ -5,7 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int, Real
 
 from cnn_layers._checks import as_real_float, check_real
 from volterra_jax._conv import _check_image, _check_kernels, series
@@ -16,12 +16,12 @@ _NORMS = ("linf", "l2")
 
 def proxy_attack(
     kernels: VolterraKernels,
-    x: Float[Array, "n h w c"],
-    label: Int[Array, " n"],
+    x: Real[ArrayLike, "n h w c"],
+    label: Int[ArrayLike, "..."],
     *,
     eps: float,
     norm: str = "linf",
-    target: Int[Array, " n"] | None = None,
+    target: Int[ArrayLike, "..."] | None = None,
     steps: int = 1,
     stride: int = 1,
     clip: tuple[float, float] | None = None,
@@ -41,16 +41,26 @@ def proxy_attack(
     Args:
       kernels: proxy `VolterraKernels` (from `hack`, `proxy_kernels` or `from_layers`).
       x: NHWC batch ``(N, H, W, C)``.
-      label: ``(N,)`` ints, the class whose score is lowered.
+      label: ``(N,)`` ints (or one int for all), the class whose score is lowered, in
+        ``[0, O)`` with ``O = kernels.out_channels``.
       eps: perturbation budget (>= 0) in the chosen norm, per example.
       norm: 'linf' or 'l2'.
-      target: optional ``(N,)`` ints, a class whose score is raised at the same time.
+      target: optional ``(N,)`` ints in ``[0, O)``, a class whose score is raised at the same
+        time.
       steps: projected gradient steps on the proxy (1 = a single FGSM-style step).
       stride: stride of the proxy's output grid.
-      clip: optional ``(lo, hi)`` range for the adversarial pixels.
+      clip: optional ``(lo, hi)`` range for the adversarial pixels, ``lo < hi``.
 
     Returns:
-      The adversarial inputs ``x + delta``, shape of ``x``.
+      The adversarial inputs ``x + delta``, shape of ``x``; NaN for an example whose traced
+      ``label`` or ``target`` is outside ``[0, O)`` (concrete ones raise instead).
+
+    Raises:
+      ValueError: a ``label`` or ``target`` outside ``[0, O)`` or of the wrong shape, a
+        negative or non-finite ``eps``, ``clip`` not a pair with ``lo < hi``, an unknown
+        ``norm``, bad ``steps`` or ``stride``, ``x`` that does not fit the kernels.
+      TypeError: non-integer ``label``/``target``, complex ``x``, kernels that are not
+        `VolterraKernels`.
 
     Examples:
       >>> import jax.numpy as jnp

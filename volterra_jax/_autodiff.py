@@ -6,7 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers._checks import as_real_float, check_int
 from volterra_jax._kernels import VolterraKernels, check_rf_shape, symmetrize
@@ -71,7 +71,7 @@ def proxy_kernels(
     rf_shape: Sequence[int],
     *,
     order: int = 2,
-    at: Float[Array, "kh kw c"] | None = None,
+    at: Real[ArrayLike, "kh kw c"] | None = None,
 ) -> VolterraKernels:
     """White-box proxy kernels: Taylor coefficients of one output pixel by autodiff.
 

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers._checks import as_real_float, check_int
 from volterra_jax._kernels import VolterraKernels, check_rf_shape, kernel_order
@@ -51,7 +51,7 @@ def _pad_image(x, padding, name="padding"):
 
 
 def patches(
-    x: Float[Array, "n h w c"], rf_shape: tuple[int, int, int], *, stride: int = 1
+    x: Real[ArrayLike, "n h w c"], rf_shape: tuple[int, int, int], *, stride: int = 1
 ) -> Float[Array, "n p q kh kw c"]:
     """Receptive-field patches ``out[n, p, q] = x[n, s*p : s*p + kh, s*q : s*q + kw, :]``.
 
@@ -91,8 +91,8 @@ def patches(
 
 
 def volterra_conv(
-    x: Float[Array, "n h w c"],
-    h: Float[Array, "..."],
+    x: Real[ArrayLike, "n h w c"],
+    h: Real[ArrayLike, "..."],
     *,
     order: int,
     stride: int = 1,
@@ -169,7 +169,7 @@ def _check_kernels(kernels, name="kernels"):
 
 
 def series(
-    x: Float[Array, "n h w c"],
+    x: Real[ArrayLike, "n h w c"],
     kernels: VolterraKernels,
     *,
     stride: int = 1,
@@ -207,8 +207,8 @@ def series(
 
 def perturbation(
     kernels: VolterraKernels,
-    x: Float[Array, "n h w c"],
-    delta: Float[Array, "n h w c"],
+    x: Real[ArrayLike, "n h w c"],
+    delta: Real[ArrayLike, "n h w c"],
     *,
     stride: int = 1,
     padding: tuple[tuple[int, int], tuple[int, int]] | None = None,

@@ -7,7 +7,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Real
 
 _NAME = re.compile(r"h(\d+)$")
 
@@ -173,7 +173,7 @@ def kernel_order(h, *, name: str = "H") -> int:
     return n
 
 
-def symmetrize(h: Float[Array, "..."]) -> Float[Array, "..."]:
+def symmetrize(h: Real[ArrayLike, "..."]) -> Real[Array, "..."]:
     """Averages an order-n kernel over the ``n!`` permutations of its ``(kh, kw, C)`` slots.
 
     .. math::

@@ -516,6 +516,7 @@ GEOMETRY_ERRORS = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(GEOMETRY_ERRORS))
 def test_geometry_errors(case):
     (layers, layer, kwargs), error, pattern = GEOMETRY_ERRORS[case]
