@@ -102,7 +102,7 @@ def chain(infos: Sequence[LayerInfo], path, *, name: str = "layer") -> tuple[Lay
     raise AssertionError("unreachable")
 
 
-def layer_paths(layers: Sequence[Any], types: tuple | None = None) -> list[tuple]:
+def layer_paths(layers: Sequence[Any], types: Sequence[type] | None = None) -> list[tuple]:
     """The path of every layer (of ``types``, default all), nested ones included, in the order
     they run: a Residual's block, then its shortcut, then the Residual itself.
 

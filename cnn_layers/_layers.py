@@ -38,7 +38,8 @@ POOL_KINDS = ("max", "avg")
 
 Padding = str | tuple[tuple[int, int], tuple[int, int]]
 # what the constructors accept (normalised to a Padding): also p and (pad_h, pad_w), lists too
-PaddingLike = str | int | Sequence[int] | Sequence[Sequence[int]]
+Int = int | np.integer
+PaddingLike = str | Int | Sequence[Int] | Sequence[Sequence[Int]]
 
 
 def _static(default=dataclasses.MISSING):
@@ -114,7 +115,7 @@ class Conv:
 
     w: Real[ArrayLike, "kh kw cin cout"]
     b: Real[ArrayLike, " cout"] | None = None
-    stride: int = _static(1)
+    stride: Int = _static(1)
     padding: PaddingLike = _static("VALID")
 
     def __post_init__(self):
@@ -151,7 +152,7 @@ class BatchNorm:
     offset: Real[ArrayLike, " c"] | None
     mean: Real[ArrayLike, " c"]
     var: Real[ArrayLike, " c"]
-    eps: float = _static(1e-5)
+    eps: float | np.floating = _static(1e-5)
 
     def __post_init__(self):
         shape = _shape(self.mean)
@@ -201,9 +202,9 @@ class Pool:
       padding: as :class:`Conv`.
     """
 
-    window: int = _static(2)
+    window: Int = _static(2)
     kind: str = _static("max")
-    stride: int | None = _static(None)
+    stride: Int | None = _static(None)
     padding: PaddingLike = _static("VALID")
 
     def __post_init__(self):

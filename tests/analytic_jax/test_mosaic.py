@@ -78,6 +78,7 @@ def test_parse_and_spec_argument_errors():
         param_count("(3x2)P6")
 
 
+@pytest.mark.bad_input
 def test_slice_order_matches_loop():
     i_n, o_n, k = 2, 3, 3
     kernel = jnp.arange(k * k * i_n * o_n, dtype=jnp.float32).reshape(k, k, i_n, o_n)
