@@ -14,6 +14,8 @@ jax.config.update("jax_num_cpu_devices", 8)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 
 from tests.bad_input import unchecked  # noqa: E402
@@ -27,12 +29,16 @@ def pytest_collection(session):
         return (yield)
 
 
-@pytest.fixture(autouse=True)
-def _bad_input_unchecked(request):
+_EXPERIMENTS = Path(__file__).parent / "experiments"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
     """A ``bad_input`` test checks the error a library itself gives (users run unchecked), so
-    jaxtyping's checker is paused for it; every other test runs checked."""
-    if request.node.get_closest_marker("bad_input") is None:
-        yield
-        return
-    with unchecked():
-        yield
+    jaxtyping's checker is paused for it (setup and fixtures included); so it is for the
+    experiments' tests (the checker is for the library tests). Every other test runs checked."""
+    bad_input = item.get_closest_marker("bad_input") is not None
+    if bad_input or _EXPERIMENTS in Path(item.path).parents:
+        with unchecked():
+            return (yield)
+    return (yield)
