@@ -248,9 +248,6 @@ def check_params(params, spec) -> None:
         )
 
 
-_check_params = check_params
-
-
 def check_key(key, name: str = "key") -> None:
     if not (hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
         raise TypeError(f"{name} must be a typed PRNG key from jax.random.key, got {key!r}")
@@ -287,7 +284,7 @@ def mosaic_kernels(params: MosaicParams, spec: MosaicSpec) -> Float[Array, "k k 
       >>> mosaic_kernels(init_mosaic(jax.random.key(0), spec), spec).shape
       (5, 5, 2, 3)
     """
-    _check_params(params, spec)
+    check_params(params, spec)
     parts, k = [], spec.kernel_size
     for code in spec.family_order:
         table = jnp.asarray(params[code])
