@@ -23,6 +23,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from analytic_jax._tgd import tgd_first_order, tgd_second_order
+from cnn_layers._checks import check_int
 
 SIGMA_FLOOR = 0.25  # below a quarter pixel the sampled kernels vanish and cannot be normalised
 LAMBDA_FLOOR = 2.0  # Nyquist: shorter Gabor wavelengths alias on the pixel grid
@@ -45,8 +46,9 @@ def pixel_grid(kernel_size: int, dtype=jnp.float32) -> Float[Array, "2 k k"]:
       >>> pixel_grid(2)[0].tolist()
       [[-0.5, 0.5], [-0.5, 0.5]]
     """
-    if not isinstance(kernel_size, int | np.integer) or kernel_size < 1:
-        raise ValueError(f"kernel_size must be a positive int, got {kernel_size!r}")
+    kernel_size = check_int("kernel_size", kernel_size, 1)
+    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+        raise TypeError(f"dtype must be a real floating dtype, got {jnp.dtype(dtype)}")
     c = jnp.arange(kernel_size, dtype=dtype) - (kernel_size - 1) / 2
     y, x = jnp.meshgrid(c, c, indexing="ij")
     return jnp.stack([x, y])
@@ -286,10 +288,26 @@ class Family:
             cols.append(v)
         return jnp.stack(cols, axis=-1)
 
+    def _check(self, raw, grid, table: bool):
+        raw, grid = jnp.asarray(raw), jnp.asarray(grid)
+        if grid.ndim != 3 or grid.shape[0] != 2 or grid.shape[1] != grid.shape[2]:
+            raise ValueError(f"grid must have shape (2, k, k) (pixel_grid(k)), got {grid.shape}")
+        k = grid.shape[-1]
+        want = (raw.shape[0], self.n_params(k)) if table and raw.ndim == 2 else None
+        want = want or ((None, self.n_params(k)) if table else (self.n_params(k),))
+        if raw.ndim != len(want) or raw.shape[-1] != want[-1]:
+            what = "(n, p)" if table else "(p,)"
+            raise ValueError(
+                f"raw must have shape {what} with p = {self.n_params(k)} AKPs of family "
+                f"{self.code!r} for a {k}x{k} grid, got shape {raw.shape}"
+            )
+        if not jnp.issubdtype(raw.dtype, jnp.floating):
+            raise TypeError(f"raw must be a real floating AKP array, got dtype {raw.dtype}")
+        return raw, k
+
     def kernel(self, raw: Float[ArrayLike, " n"], grid: Float[ArrayLike, "2 k k"]) -> Array:
         """The ``(k, k)`` kernel of one raw AKP vector; ``amplitude * shape(constrained)``."""
-        raw = jnp.asarray(raw)
-        k = grid.shape[-1]
+        raw, k = self._check(raw, grid, table=False)
         if self.plain:
             return raw.reshape(k, k)
         akp = self.constrain(raw)
@@ -298,8 +316,7 @@ class Family:
     def kernels(self, raw: Float[ArrayLike, "n p"], grid: Float[ArrayLike, "2 k k"]) -> Array:
         """``(k, k, n)`` kernels of a raw AKP table, batch-minor; equals ``vmap(kernel)``
         moved to the last axis, computed by broadcasting (faster than a vmap over ``n``)."""
-        raw = jnp.asarray(raw)
-        k = grid.shape[-1]
+        raw, k = self._check(raw, grid, table=True)
         if self.plain:
             return raw.T.reshape(k, k, raw.shape[0])
         cols = self.constrain(raw).T[:, None, None, :]  # (p, 1, 1, n)
@@ -314,6 +331,8 @@ def register_family(family: Family) -> Family:
     if not isinstance(family, Family):
         raise TypeError(f"family must be a Family, got {type(family).__name__}")
     code = family.code
+    if not isinstance(code, str):
+        raise TypeError(f"family code must be a str, got {type(code).__name__}")
     if not code.isalpha() or not code[0].isupper() or not (code[1:] == "" or code[1:].islower()):
         raise ValueError(
             f"family code must be an upper-case letter followed by lower-case letters, "
@@ -349,8 +368,22 @@ register_family(
 register_family(Family("P", "plain", (), (), None, None, None, plain=True))
 
 
+def check_kernel_size(family: Family, kernel_size, name: str = "kernel_size") -> int:
+    """``kernel_size`` as an int; analytic families need ``k >= 3`` (below, the zero-sum
+    families sample to zero and cannot be normalised, the others are not identifiable)."""
+    k = check_int(name, kernel_size, 1)
+    if not family.plain and k < 3:
+        raise ValueError(
+            f"analytic family {family.code!r} needs {name} >= 3, got {k}; use the plain "
+            f"family 'P' for smaller kernels"
+        )
+    return k
+
+
 def get_family(code: str) -> Family:
     """The registered family with arrangement code ``code``; ValueError naming the known codes."""
+    if not isinstance(code, str):
+        raise TypeError(f"code must be a family code str such as 'G', got {code!r}")
     if code not in FAMILIES:
         raise ValueError(f"unknown family code {code!r}; expected one of {sorted(FAMILIES)}")
     return FAMILIES[code]
@@ -366,7 +399,8 @@ def family_kernels(
     Args:
       raw: ``(n, p)`` raw AKP table, ``p = get_family(code).n_params(kernel_size)``.
       code: family code.
-      kernel_size: ``k``.
+      kernel_size: ``k``; ``>= 3`` for the analytic families (smaller windows cannot hold a
+        zero-sum, normalised kernel), any ``>= 1`` for the plain family.
 
     Returns:
       ``(n, k, k)`` kernels in the table's dtype.
@@ -377,6 +411,7 @@ def family_kernels(
       (1, 5, 5)
     """
     fam = get_family(code)
+    kernel_size = check_kernel_size(fam, kernel_size)
     raw = jnp.asarray(raw)
     p = fam.n_params(kernel_size)
     if raw.ndim != 2 or raw.shape[1] != p:

@@ -7,10 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from analytic_jax._families import get_family, pixel_grid
-from analytic_jax._mosaic import MosaicParams, MosaicSpec, kernel_slices
+from analytic_jax._families import check_kernel_size, get_family, pixel_grid
+from analytic_jax._mosaic import MosaicParams, MosaicSpec, check_key, check_params, kernel_slices
+from cnn_layers._checks import as_real_float, check_int, check_real
 
 ANALYTIC_CODES = ("G", "Lg", "Lt", "Tf", "Ts")
 
@@ -20,7 +21,8 @@ class FamilyFit(NamedTuple):
 
     Attributes:
       params: ``(S, p)`` raw AKP table (closed-form amplitude in column 0).
-      rel_error: ``(S,)`` relative error :math:`\\|t - K\\| / \\|t\\|` (0 for an all-zero slice).
+      rel_error: ``(S,)`` relative error :math:`\\|t - K\\| / \\|t\\|` (0 for an all-zero slice,
+        NaN for a slice with a NaN or inf).
     """
 
     params: Float[Array, "s p"]
@@ -61,7 +63,7 @@ def _starts(key, code, n_slices, kernel_size, n_angles, n_scales, dtype):
 )
 def fit_family(
     key: jax.Array,
-    slices: Float[ArrayLike, "s k k"],
+    slices: Real[ArrayLike, "s k k"],
     *,
     code: str,
     steps: int = 300,
@@ -100,9 +102,15 @@ def fit_family(
     fam = get_family(code)
     if fam.plain:
         raise ValueError(f"code must name an analytic family, got the plain family {code!r}")
-    slices = jnp.asarray(slices)
+    check_key(key)
+    check_int("steps", steps, 1)
+    check_real("learning_rate", learning_rate, 0.0, strict=True)
+    check_int("n_angles", n_angles, 1)
+    check_int("n_scales", n_scales, 1)
+    slices = as_real_float(slices, "slices")
     if slices.ndim != 3 or slices.shape[1] != slices.shape[2]:
         raise ValueError(f"slices must have shape (S, k, k), got {slices.shape}")
+    check_kernel_size(fam, slices.shape[-1], "the slices' kernel_size k")
     n, k = slices.shape[0], slices.shape[-1]
     dtype = slices.dtype
     grid = pixel_grid(k, dtype)
@@ -145,7 +153,8 @@ def fit_family(
     take = lambda x: x[jnp.arange(n), best]
     amp = take(a) * norm[:, 0]
     params = jnp.concatenate([amp[:, None], take(raw)], axis=1)
-    rel = jnp.where(norm[:, 0] > 0, take(err), 0.0)
+    # an all-zero slice is fitted exactly (amplitude 0); a non-finite one is not fitted at all
+    rel = jnp.where(norm[:, 0] > 0, take(err), jnp.where(norm[:, 0] == 0, 0.0, jnp.nan))
     return FamilyFit(params, rel)
 
 
@@ -177,6 +186,12 @@ def fit_kernels(
     Returns:
       :class:`KernelFit` (spec, raw params, per-slice and per-family relative errors).
 
+    Raises:
+      ValueError: a ``target`` with NaN or inf in any slice (listed: a non-finite kernel has
+        no fit, and would otherwise be reported as fitted), a bad shape, ``threshold < 0``,
+        plain or unknown ``families``, bad ``steps``/``n_angles``/``n_scales``.
+      TypeError: a non-float ``target``, ``families`` given as one string.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from analytic_jax import family_kernels, mosaic_kernels
@@ -190,6 +205,17 @@ def fit_kernels(
         raise ValueError(f"target must have shape (k, k, I, O), got {target.shape}")
     if not jnp.issubdtype(target.dtype, jnp.floating):
         raise TypeError(f"target must be floating point, got dtype {target.dtype}")
+    check_real("threshold", threshold, 0.0)
+    if isinstance(families, str) or not isinstance(families, tuple | list):
+        raise TypeError(
+            f"families must be a tuple of family codes such as ('G', 'Lg'), got {families!r}"
+        )
+    bad = ~np.isfinite(np.asarray(kernel_slices(target))).all(axis=(1, 2))
+    if bad.any():
+        raise ValueError(
+            f"target has NaN or inf values in the slices {np.flatnonzero(bad).tolist()} (slice "
+            f"s = o * I + i); a non-finite kernel cannot be fitted"
+        )
     families = tuple(families)
     for c in families:
         if get_family(c).plain:
@@ -228,7 +254,7 @@ def fit_kernels(
     return KernelFit(spec, params, jnp.asarray(rel), {c: f.rel_error for c, f in fits.items()})
 
 
-def akp_values(params: MosaicParams, spec: MosaicSpec) -> dict[str, Float[Array, "n p"]]:
+def akp_values(params: MosaicParams, spec: MosaicSpec) -> dict[str, Float[Array, "_n _p"]]:
     """Constrained, canonical AKP tables ``{code: (n, p)}`` (sigma > 0, theta folded by the
     family's symmetry); columns named by ``get_family(code).param_names(k)``.
 
@@ -240,6 +266,7 @@ def akp_values(params: MosaicParams, spec: MosaicSpec) -> dict[str, Float[Array,
       >>> [round(float(v), 3) for v in akp]
       [1.0, 0.943, 0.858]
     """
+    check_params(params, spec)
     out = {}
     for c in spec.family_order:
         fam = get_family(c)

@@ -4,20 +4,22 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 import cnn_layers
 from analytic_jax._mosaic import MosaicSpec, init_mosaic, mosaic_kernels, parse_mosaic
+from cnn_layers._checks import as_real_float, check_int
+from cnn_layers._layers import normalize_padding
 
 
 def _pair(value, name):
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(value)
-    if len(value) != 2 or not all(isinstance(v, int) for v in value):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return value
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = (value, value)
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return tuple(check_int(name, v, 1) for v in value)
 
 
 class AnalyticConv(nnx.Module):
@@ -62,6 +64,10 @@ class AnalyticConv(nnx.Module):
         dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
+        in_features = check_int("in_features", in_features, 1)
+        out_features = check_int("out_features", out_features, 1)
+        if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+            raise TypeError(f"dtype must be a real floating dtype, got {jnp.dtype(dtype)}")
         kh, kw = _pair(kernel_size, "kernel_size")
         if kh != kw:
             raise ValueError(f"kernel_size must be square, got {(kh, kw)}")
@@ -84,9 +90,7 @@ class AnalyticConv(nnx.Module):
         self.spec = spec
         self.in_features, self.out_features = in_features, out_features
         self.strides = _pair(1 if strides is None else strides, "strides")
-        if isinstance(padding, int):
-            padding = ((padding, padding), (padding, padding))
-        self.padding = padding if isinstance(padding, str) else tuple(map(tuple, padding))
+        self.padding = normalize_padding(padding, "AnalyticConv")
         for code, table in init_mosaic(rngs.params(), spec, dtype=dtype).items():
             setattr(self, f"akp_{code}", nnx.Param(table))
         self.bias = nnx.Param(jnp.zeros((out_features,), dtype)) if use_bias else None
@@ -132,8 +136,8 @@ class AnalyticConv(nnx.Module):
         bias = None if self.bias is None else self.bias[...]
         return [cnn_layers.Conv(self.kernel(), bias, sh, self.padding)]
 
-    def __call__(self, x: Float[ArrayLike, "*b h w i"]) -> Float[Array, "*b h2 w2 o"]:
-        x = jnp.asarray(x)
+    def __call__(self, x: Real[ArrayLike, "*b h w i"]) -> Float[Array, "*b h2 w2 o"]:
+        x = as_real_float(x, "x")
         if x.ndim < 3 or x.shape[-1] != self.in_features:
             raise ValueError(f"x must have shape (..., H, W, {self.in_features}), got {x.shape}")
         kernel = self.kernel()

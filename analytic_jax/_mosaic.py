@@ -16,11 +16,12 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Num
 
-from analytic_jax._families import FAMILIES, get_family, pixel_grid
+from analytic_jax._families import FAMILIES, check_kernel_size, get_family, pixel_grid
+from cnn_layers._checks import check_int
 
-MosaicParams = dict[str, Float[Array, "n p"]]
+MosaicParams = dict[str, Float[Array, "_n _p"]]  # one (n_code, p_code) table per family
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,9 +42,7 @@ class MosaicSpec:
 
     def __post_init__(self):
         for name in ("in_features", "out_features", "kernel_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         object.__setattr__(self, "codes", tuple(self.codes))
         n = self.in_features * self.out_features
         if len(self.codes) != n:
@@ -51,12 +50,8 @@ class MosaicSpec:
                 f"codes must hold in_features * out_features = {n} family codes, "
                 f"got {len(self.codes)}"
             )
-        for c in set(self.codes):
-            fam = get_family(c)
-            if not fam.plain and self.kernel_size < 3:
-                raise ValueError(
-                    f"analytic family {c!r} needs kernel_size >= 3, got {self.kernel_size}"
-                )
+        for c in sorted(set(self.codes)):
+            check_kernel_size(get_family(c), self.kernel_size)
 
     @property
     def n_slices(self) -> int:
@@ -196,7 +191,7 @@ def param_count(spec: MosaicSpec) -> int:
     return sum(n * get_family(c).n_params(spec.kernel_size) for c, n in spec.counts.items())
 
 
-def kernel_slices(kernel: Float[ArrayLike, "k k i o"]) -> Float[Array, "s k k"]:
+def kernel_slices(kernel: Num[ArrayLike, "k k i o"]) -> Num[Array, "s k k"]:
     """HWIO kernel -> its ``I * O`` slices in slice order ``s = o * I + i``.
 
     Examples:
@@ -212,8 +207,8 @@ def kernel_slices(kernel: Float[ArrayLike, "k k i o"]) -> Float[Array, "s k k"]:
 
 
 def slices_kernel(
-    slices: Float[ArrayLike, "s k k"], in_features: int, out_features: int
-) -> Float[Array, "k k i o"]:
+    slices: Num[ArrayLike, "s k k"], in_features: int, out_features: int
+) -> Num[Array, "k k i o"]:
     """Inverse of :func:`kernel_slices`: ``(I * O, k, k)`` -> ``(k, k, I, O)``.
 
     Examples:
@@ -222,8 +217,14 @@ def slices_kernel(
       >>> bool((slices_kernel(kernel_slices(x), 2, 4) == x).all())
       True
     """
+    in_features = check_int("in_features", in_features, 1)
+    out_features = check_int("out_features", out_features, 1)
     slices = jnp.asarray(slices)
-    if slices.ndim != 3 or slices.shape[0] != in_features * out_features:
+    if (
+        slices.ndim != 3
+        or slices.shape[0] != in_features * out_features
+        or (slices.shape[1] != slices.shape[2])
+    ):
         raise ValueError(
             f"slices must have shape ({in_features * out_features}, k, k), got {slices.shape}"
         )
@@ -234,6 +235,22 @@ def slices_kernel(
 def _check_spec(spec):
     if not isinstance(spec, MosaicSpec):
         raise TypeError(f"spec must be a MosaicSpec (see parse_mosaic), got {type(spec).__name__}")
+
+
+def check_params(params, spec) -> None:
+    """``params`` holds one raw AKP table per family of ``spec`` (TypeError / ValueError)."""
+    _check_spec(spec)
+    if not isinstance(params, dict) or set(params) != set(spec.family_order):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(
+            f"params must be a dict with one AKP table per family {sorted(spec.family_order)}, "
+            f"got {got}"
+        )
+
+
+def check_key(key, name: str = "key") -> None:
+    if not (hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError(f"{name} must be a typed PRNG key from jax.random.key, got {key!r}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -267,13 +284,7 @@ def mosaic_kernels(params: MosaicParams, spec: MosaicSpec) -> Float[Array, "k k 
       >>> mosaic_kernels(init_mosaic(jax.random.key(0), spec), spec).shape
       (5, 5, 2, 3)
     """
-    _check_spec(spec)
-    if not isinstance(params, dict) or set(params) != set(spec.family_order):
-        got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise ValueError(
-            f"params must be a dict with one AKP table per family {sorted(spec.family_order)}, "
-            f"got {got}"
-        )
+    check_params(params, spec)
     parts, k = [], spec.kernel_size
     for code in spec.family_order:
         table = jnp.asarray(params[code])
@@ -312,7 +323,10 @@ def init_mosaic(key: jax.Array, spec: MosaicSpec, *, dtype=jnp.float32) -> Mosai
       {'Tf': (2, 3), 'P': (2, 9)}
     """
     _check_spec(spec)
+    check_key(key)
     dtype = jnp.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
     return {
         code: _init_family(jax.random.fold_in(key, j), code, spec.counts[code],
                            spec.kernel_size, spec.in_features, dtype)

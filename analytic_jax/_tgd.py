@@ -17,17 +17,40 @@ different kernel function or construction can replace it in one place.
 
 import math
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import erf
 from jaxtyping import Array, ArrayLike, Float
 
+from cnn_layers._checks import as_real_float, check_real, dtype_of
 
-def _gauss_mass(a: Float[Array, "*s"], sigma: Float[ArrayLike, ""]) -> Float[Array, "*s"]:
+
+def _check_sigma(sigma):
+    """``sigma`` as a real array; a ValueError for a concrete ``sigma <= 0``. A traced one
+    cannot be read: :func:`_positive` turns the weights to NaN where it is not positive."""
+    kind = dtype_of(sigma)
+    if not (jnp.issubdtype(kind, jnp.floating) or jnp.issubdtype(kind, jnp.integer)):
+        raise TypeError(f"sigma must be a real number (or array), got dtype {kind}")
+    if not isinstance(sigma, jax.core.Tracer):
+        values = np.asarray(sigma)
+        if not np.all(values > 0):  # NaN fails too
+            raise ValueError(f"sigma must be > 0 (the scale of the Gaussian), got {values}")
+    return sigma
+
+
+def _positive(weights, sigma):
+    return jnp.where(jnp.asarray(sigma) > 0, weights, jnp.nan)
+
+
+def _gauss_mass(a: Float[Array, "..."], sigma: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
     # \int_0^a exp(-s^2 / 2 sigma^2) ds, odd in a.
     return sigma * math.sqrt(math.pi / 2) * erf(a / (sigma * math.sqrt(2.0)))
 
 
-def tgd_first_order(u: Float[ArrayLike, "*s"], sigma: Float[ArrayLike, ""]) -> Float[Array, "*s"]:
+def tgd_first_order(
+    u: Float[ArrayLike, "..."], sigma: Float[ArrayLike, "..."]
+) -> Float[Array, "..."]:
     """First-order TGD weight of the pixel centred at offset ``u`` (odd in ``u``).
 
     Continuous operator: the Gaussian-weighted difference between the right and the left half of
@@ -44,7 +67,9 @@ def tgd_first_order(u: Float[ArrayLike, "*s"], sigma: Float[ArrayLike, ""]) -> F
 
     Args:
       u: pixel-centre offsets along the difference direction, any shape.
-      sigma: positive scale of the Gaussian kernel function.
+      sigma: positive scale of the Gaussian kernel function (a scalar, or an array that
+        broadcasts against ``u``); a ValueError when concrete and not positive, NaN weights
+        when traced and not positive.
 
     Returns:
       Weights with the shape of ``u``; positive for ``u > 0``, zero at ``u = 0``.
@@ -55,13 +80,14 @@ def tgd_first_order(u: Float[ArrayLike, "*s"], sigma: Float[ArrayLike, ""]) -> F
       >>> bool(jnp.allclose(w, -w[::-1])), bool(w[3] > 0)
       (True, True)
     """
-    u = jnp.asarray(u)
-    return _gauss_mass(jnp.abs(u + 0.5), sigma) - _gauss_mass(jnp.abs(u - 0.5), sigma)
+    u, sigma = as_real_float(u, "u"), _check_sigma(sigma)
+    w = _gauss_mass(jnp.abs(u + 0.5), sigma) - _gauss_mass(jnp.abs(u - 0.5), sigma)
+    return _positive(w, sigma)
 
 
 def tgd_second_order(
-    u: Float[ArrayLike, "*s"], sigma: Float[ArrayLike, ""], half_width: float
-) -> Float[Array, "*s"]:
+    u: Float[ArrayLike, "..."], sigma: Float[ArrayLike, "..."], half_width: float
+) -> Float[Array, "..."]:
     """Second-order TGD weight of the pixel centred at offset ``u`` (even in ``u``).
 
     Continuous operator: the Gaussian-weighted symmetric second difference over the interval
@@ -78,8 +104,9 @@ def tgd_second_order(
 
     Args:
       u: pixel-centre offsets, any shape.
-      sigma: positive scale of the Gaussian kernel function.
-      half_width: ``h``, half the interval length in pixels (``k / 2`` for a k-pixel window).
+      sigma: positive scale of the Gaussian kernel function, as in :func:`tgd_first_order`.
+      half_width: ``h > 0``, half the interval length in pixels (``k / 2`` for a k-pixel
+        window); a Python number (static).
 
     Returns:
       Weights with the shape of ``u``: negative at the centre, positive around it.
@@ -90,7 +117,8 @@ def tgd_second_order(
       >>> bool(abs(w.sum()) < 1e-6), bool(w[2] < 0 < w[1])
       (True, True)
     """
-    u = jnp.asarray(u)
+    u, sigma = as_real_float(u, "u"), _check_sigma(sigma)
+    half_width = check_real("half_width", half_width, 0.0, strict=True)
     cell = _gauss_mass(u + 0.5, sigma) - _gauss_mass(u - 0.5, sigma)
     total = 2.0 * _gauss_mass(jnp.asarray(half_width, u.dtype), sigma)
-    return cell - total * jnp.maximum(0.0, 1.0 - jnp.abs(u))
+    return _positive(cell - total * jnp.maximum(0.0, 1.0 - jnp.abs(u)), sigma)

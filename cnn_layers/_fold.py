@@ -6,7 +6,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from cnn_layers._forward import as_real_float
+from cnn_layers._checks import as_real_float
 from cnn_layers._layers import BatchNorm, Conv, Dense, Residual, _shape
 
 __all__ = ["fold_batchnorm", "fold_batchnorms"]

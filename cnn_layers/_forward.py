@@ -4,12 +4,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
+from cnn_layers._checks import as_real_float, check_rank
 from cnn_layers._describe import LayerInfo, describe
 from cnn_layers._geometry import chain
 from cnn_layers._layers import (
@@ -29,33 +29,18 @@ __all__ = ["as_real_float", "flatten", "forward", "global_avg_pool"]
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
-def as_real_float(x, name: str, dtype=None) -> Array:
-    """``x`` as a real floating array: integers promoted explicitly (to ``dtype``, else the
-    default float), complex refused (a TypeError naming ``name``)."""
-    dtype_of = getattr(x, "dtype", None)
-    if dtype_of is None or not jnp.issubdtype(dtype_of, jnp.number):
-        x = np.asarray(x)  # a list or a non-numeric array: read its dtype without jax
-        if not jnp.issubdtype(x.dtype, jnp.number):
-            raise TypeError(f"{name} must be a real number array, got dtype {x.dtype}")
-    x = jnp.asarray(x)
-    if jnp.issubdtype(x.dtype, jnp.complexfloating):
-        raise TypeError(f"{name} must be real, got the complex dtype {x.dtype}")
-    if jnp.issubdtype(x.dtype, jnp.bool_) or not jnp.issubdtype(x.dtype, jnp.number):
-        raise TypeError(f"{name} must be a real number array, got dtype {x.dtype}")
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(dtype or jax.dtypes.canonicalize_dtype(jnp.float64))
-    return x
-
-
 def flatten(x: Array) -> Array:
     """``x.reshape(N, -1)``; from :func:`cnn_layers.from_nnx`'s view, a ``Flatten()`` layer
-    (use it in an ``nnx.Sequential``)."""
+    (use it in an ``nnx.Sequential``). ``x`` is ``(N, ...)`` with at least two axes."""
+    check_rank(x, "x", tuple(range(2, 33)), "(N, ...) with at least 2 axes")
     return x.reshape(x.shape[0], -1)
 
 
 def global_avg_pool(x: Array) -> Array:
     """The mean over the two spatial axes of ``(N, H, W, C)``; a ``GlobalAvgPool()`` layer for
     :func:`cnn_layers.from_nnx` (use it in an ``nnx.Sequential``)."""
+    check_rank(x, "x", 4, "(N, H, W, C)")
+    x = as_real_float(x, "x")
     return jnp.mean(x, axis=(1, 2))
 
 
@@ -124,7 +109,7 @@ def run(infos: Sequence[LayerInfo], x: Array, *, bias: bool = True, relu: bool =
 
 def forward(
     layers: Sequence[Any],
-    images: Float[Array, "n h w c"],
+    images: Real[ArrayLike, "n h w c"],
     *,
     upto=None,
     bias: bool = True,

@@ -69,6 +69,14 @@ def chain(infos: Sequence[LayerInfo], path, *, name: str = "layer") -> tuple[Lay
     """The layers that compute ``path``'s output, input first, ending with that layer: the
     layers before it and, for a layer inside a residual path, the layers before the Residual
     followed by that path's layers up to it."""
+    if not isinstance(infos, tuple | list) or not all(isinstance(i, LayerInfo) for i in infos):
+        raise TypeError(
+            f"infos must be the LayerInfo tuple of cnn_layers.describe(layers), got "
+            f"{type(infos).__name__} of {sorted({type(i).__name__ for i in infos})}"
+            if isinstance(infos, tuple | list)
+            else f"infos must be the LayerInfo tuple of cnn_layers.describe(layers), got "
+            f"{type(infos).__name__}"
+        )
     path = normalize_path(path, name)
     out, level, where = [], tuple(infos), "layers"
     for depth in range(0, len(path), 2):
@@ -94,7 +102,7 @@ def chain(infos: Sequence[LayerInfo], path, *, name: str = "layer") -> tuple[Lay
     raise AssertionError("unreachable")
 
 
-def layer_paths(layers: Sequence[Any], types: tuple | None = None) -> list[tuple]:
+def layer_paths(layers: Sequence[Any], types: Sequence[type] | None = None) -> list[tuple]:
     """The path of every layer (of ``types``, default all), nested ones included, in the order
     they run: a Residual's block, then its shortcut, then the Residual itself.
 
@@ -105,7 +113,14 @@ def layer_paths(layers: Sequence[Any], types: tuple | None = None) -> list[tuple
       >>> layer_paths([c, Residual([c, ReLU(), c]), ReLU()], types=(Conv,))
       [(0,), (1, 'block', 0), (1, 'block', 2)]
     """
-    types = LAYER_TYPES if types is None else tuple(types)
+    if types is None:
+        types = LAYER_TYPES
+    elif not isinstance(types, tuple | list) or not all(t in LAYER_TYPES for t in types):
+        raise TypeError(
+            f"types must be a tuple of layer classes ({', '.join(t.__name__ for t in LAYER_TYPES)})"
+            f", got {types!r}"
+        )
+    types = tuple(types)
     out = []
 
     def visit(level, base):

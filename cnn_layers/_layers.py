@@ -9,13 +9,13 @@ dataclasses with placeholder leaves when it flattens and unflattens pytrees.
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import ArrayLike, Real
 
 __all__ = [
     "BatchNorm",
@@ -37,6 +37,9 @@ PADDINGS = ("VALID", "SAME")
 POOL_KINDS = ("max", "avg")
 
 Padding = str | tuple[tuple[int, int], tuple[int, int]]
+# what the constructors accept (normalised to a Padding): also p and (pad_h, pad_w), lists too
+Int = int | np.integer
+PaddingLike = str | Int | Sequence[Int] | Sequence[Sequence[Int]]
 
 
 def _static(default=dataclasses.MISSING):
@@ -110,10 +113,10 @@ class Conv:
         ``((p, p), (p, p))``.
     """
 
-    w: Float[Array, "kh kw cin cout"]
-    b: Float[Array, " cout"] | None = None
-    stride: int = _static(1)
-    padding: Padding = _static("VALID")
+    w: Real[ArrayLike, "kh kw cin cout"]
+    b: Real[ArrayLike, " cout"] | None = None
+    stride: Int = _static(1)
+    padding: PaddingLike = _static("VALID")
 
     def __post_init__(self):
         shape = _shape(self.w)
@@ -145,11 +148,11 @@ class BatchNorm:
       eps: ``epsilon`` (static float, Flax's default 1e-5).
     """
 
-    scale: Float[Array, " c"] | None
-    offset: Float[Array, " c"] | None
-    mean: Float[Array, " c"]
-    var: Float[Array, " c"]
-    eps: float = _static(1e-5)
+    scale: Real[ArrayLike, " c"] | None
+    offset: Real[ArrayLike, " c"] | None
+    mean: Real[ArrayLike, " c"]
+    var: Real[ArrayLike, " c"]
+    eps: float | np.floating = _static(1e-5)
 
     def __post_init__(self):
         shape = _shape(self.mean)
@@ -199,10 +202,10 @@ class Pool:
       padding: as :class:`Conv`.
     """
 
-    window: int = _static(2)
+    window: Int = _static(2)
     kind: str = _static("max")
-    stride: int | None = _static(None)
-    padding: Padding = _static("VALID")
+    stride: Int | None = _static(None)
+    padding: PaddingLike = _static("VALID")
 
     def __post_init__(self):
         if not _is_int(self.window) or self.window < 1:
@@ -246,8 +249,8 @@ class Dense:
       b: ``(O,)`` or None.
     """
 
-    w: Float[Array, "d o"]
-    b: Float[Array, " o"] | None = None
+    w: Real[ArrayLike, "d o"]
+    b: Real[ArrayLike, " o"] | None = None
 
     def __post_init__(self):
         shape = _shape(self.w)
@@ -303,7 +306,7 @@ class Poly:
       coeffs: shape ``(degree + 1,)``; ``coeffs[k]`` multiplies ``u^k``.
     """
 
-    coeffs: Float[Array, " d"]
+    coeffs: Real[ArrayLike, " d"]
 
     def __post_init__(self):
         shape = _shape(self.coeffs)
@@ -335,8 +338,8 @@ class Residual:
       shortcut: the shortcut path; ``()`` (default) for the identity.
     """
 
-    block: tuple
-    shortcut: tuple = ()
+    block: tuple | list
+    shortcut: tuple | list = ()
 
     def __post_init__(self):
         for name in ("block", "shortcut"):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import lax
 
+from cnn_layers._checks import check_bool
 from cnn_layers._describe import describe
 from cnn_layers._fold import fold_batchnorms
 from cnn_layers._forward import flatten, global_avg_pool
@@ -272,6 +273,7 @@ def from_nnx(model: Any, *, fold_batchnorm: bool = True) -> list:
       >>> [type(layer).__name__ for layer in from_nnx(model)]
       ['Conv', 'ReLU', 'Pool', 'GlobalAvgPool', 'Dense']
     """
+    check_bool("fold_batchnorm", fold_batchnorm)
     layers, _ = _convert(model, "model", False)
     if not layers:
         raise ValueError("from_nnx: the model converts to no layers at all")

@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers import Flatten, describe
-from cnn_layers._forward import as_real_float
+from cnn_layers._checks import as_real_float, check_bool, check_int
 from cnn_layers._geometry import chain, field
 from cnn_layers._layers import Conv, Dense, Layer, dense_as_conv_kernel
 from decoding_jax._substitute import Bank, dense_maps, down
@@ -24,8 +24,9 @@ def _chain_dtype(infos):
     """The float dtype of the layers' arrays (integers promoted, complex refused)."""
     dtypes = []
     for info in infos:
-        for leaf in jax.tree.leaves(info.layer):
-            dtypes.append(as_real_float(leaf, f"{info.name} ({type(info.layer).__name__})").dtype)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(info.layer)[0]:
+            name = f"{info.name}{jax.tree_util.keystr(path)} ({type(info.layer).__name__})"
+            dtypes.append(as_real_float(leaf, name).dtype)
     return jnp.result_type(*dtypes) if dtypes else jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
@@ -128,6 +129,7 @@ def decode(
       (50, 14, 14, 1)
     """
     check_method(unpool, "unpool")
+    check_bool("avg_weighting", avg_weighting)
     infos = describe(layers, input_shape)
     sub = chain(infos, layer)
     target = sub[-1]
@@ -150,8 +152,8 @@ def decode(
 
 
 def decoded_response(
-    images: Float[Array, "n h w c"],
-    decoded: Float[Array, "k dh dw c"],
+    images: Real[ArrayLike, "n h w c"],
+    decoded: Real[ArrayLike, "k dh dw c"],
     *,
     stride: int,
     padding="VALID",
@@ -180,8 +182,7 @@ def decoded_response(
       >>> decoded_response(jnp.ones((2, 28, 28, 1)), jnp.ones((10, 28, 28, 1)), stride=4).shape
       (2, 1, 1, 10)
     """
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    check_int("stride", stride, 1)
     images = as_real_float(images, "images")
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, H, W, C), got shape {images.shape}")
@@ -245,8 +246,8 @@ def _normalize(x: Array, how: str) -> Array:
 
 
 def response_error(
-    net_response: Float[Array, "n ..."],
-    decoded_response: Float[Array, "n ..."],
+    net_response: Real[ArrayLike, "n ..."],
+    decoded_response: Real[ArrayLike, "n ..."],
     *,
     normalize: str = "minmax",
 ) -> Float[Array, " n"]:
@@ -285,7 +286,8 @@ def response_error(
     """
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
-    a, b = jnp.asarray(net_response), jnp.asarray(decoded_response)
+    a = as_real_float(net_response, "net_response")
+    b = as_real_float(decoded_response, "decoded_response")
     if a.shape != b.shape or a.ndim < 2:
         raise ValueError(
             f"net_response and decoded_response must have the same shape (N, ...), got "

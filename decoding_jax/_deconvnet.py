@@ -4,10 +4,11 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from cnn_layers import Flatten, Poly, ReLU, Residual, Smooth, describe
-from cnn_layers._forward import apply, as_real_float
+from cnn_layers._checks import as_real_float
+from cnn_layers._forward import apply
 from cnn_layers._geometry import chain
 from cnn_layers._layers import Layer
 
@@ -46,10 +47,10 @@ def _down(infos, inputs, r):
 def deconvnet(
     layers: Sequence[Layer],
     layer: int,
-    image: Float[Array, "h w c"],
+    image: Real[ArrayLike, "h w c"],
     *,
     keep: str = "map",
-    signal: Float[Array, "s h2 w2 k"] | None = None,
+    signal: Real[ArrayLike, "s h2 w2 k"] | None = None,
 ) -> Float[Array, "s h w c"]:
     """Projects the activations of conv layer ``layer`` back to the image (Zeiler & Fergus).
 

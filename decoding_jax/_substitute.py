@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from cnn_layers._checks import as_real_float
 from cnn_layers._describe import LayerInfo
-from cnn_layers._forward import as_real_float
 from cnn_layers._layers import (
     BatchNorm,
     Conv,

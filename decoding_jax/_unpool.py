@@ -5,14 +5,19 @@ import functools
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from cnn_layers._forward import as_real_float
+from cnn_layers._checks import as_real_float, check_int
 
 __all__ = ["UNPOOL_METHODS", "resize_matrix", "unpool"]
 
 UNPOOL_METHODS = ("nearest", "bilinear", "bicubic", "transpose")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
+# a dense resize matrix above this many entries (2 GiB in float64) is refused up front
+MAX_RESIZE_ENTRIES = 2**28
+MAX_MAP_SIDE = 2**16
 
 
 def check_method(method: str, name: str = "method") -> None:
@@ -108,13 +113,18 @@ def resize_matrix(n: int, *, method: str, factor: int = 2, window: int | None = 
     check_factor(factor)
     window = factor if window is None else window
     check_factor(window, "window")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = check_int("n", n, 1)
+    rows = factor * (n - 1) + window
+    if rows * n > MAX_RESIZE_ENTRIES:
+        raise ValueError(
+            f"n={n}, factor={factor}, window={window} give a {rows}x{n} resize matrix, more "
+            f"than {MAX_RESIZE_ENTRIES} entries; unpool sizes that large are not supported"
+        )
     return _resize_matrix_cached(int(n), int(factor), int(window), method)
 
 
 def unpool(
-    x: Float[Array, "*batch h w c"], *, method: str, factor: int = 2, window: int | None = None
+    x: Real[ArrayLike, "*batch h w c"], *, method: str, factor: int = 2, window: int | None = None
 ) -> Float[Array, "*batch h2 w2 c"]:
     """Upsamples the two spatial axes of ``x`` by ``factor``, as MATLAB ``imresize``.
 
@@ -159,6 +169,12 @@ def unpool(
     x = as_real_float(x, "x")
     if x.ndim < 3:
         raise ValueError(f"x must have shape (..., H, W, C), got shape {x.shape}")
+    side = factor * (max(x.shape[-3:-1]) - 1) + (factor if window is None else window)
+    if side > MAX_MAP_SIDE:
+        raise ValueError(
+            f"factor={factor} (window={window}) would unpool the {x.shape[-3]}x{x.shape[-2]} "
+            f"map to {side} pixels a side, more than {MAX_MAP_SIDE}"
+        )
     if method == "nearest" and window in (None, factor):
         return jnp.repeat(jnp.repeat(x, factor, axis=-3), factor, axis=-2)
     rh, rw = (

@@ -6,6 +6,27 @@ import numbers
 import jax.numpy as jnp
 import numpy as np
 
+# Filter banks are built in float64 NumPy on the host: refuse, before allocating, settings
+# whose bank alone would exceed this (a MemoryError deep inside NumPy names nothing).
+MAX_BANK_BYTES = 16 * 2**30
+
+
+def check_bank_size(nbytes: float, settings: str) -> None:
+    """Raises a ValueError naming ``settings`` when a bank would take over 16 GiB."""
+    if nbytes > MAX_BANK_BYTES:
+        raise ValueError(
+            f"{settings} give a filter bank of about {nbytes / 2**30:.3g} GiB (built in "
+            f"float64), more than the {MAX_BANK_BYTES // 2**30} GiB limit; use a smaller size"
+        )
+
+
+def check_float_dtype(dtype):
+    """``dtype`` (None: JAX's default float) as a real floating dtype, or a TypeError."""
+    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a real floating dtype (filters are real), got {dtype}")
+    return dtype
+
 
 def check_int(name: str, value, minimum: int) -> int:
     """Returns ``value`` as an int, raising if it is not an integer ``>= minimum``."""
@@ -41,10 +62,18 @@ def check_transform_args(filters, bank_type: type, builder: str, J, max_order) -
     return J, max_order
 
 
-def check_real_signal(name: str, x, min_rank: int):
-    """Returns ``x`` as a real floating JAX array of rank ``>= min_rank`` or raises."""
+def check_numeric(name: str, x):
+    """``x`` (an array, tracer, list or scalar) with a numeric dtype (not bool) or raises."""
     if not hasattr(x, "dtype") or not hasattr(x, "shape"):
         x = np.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.bool_) or not jnp.issubdtype(x.dtype, jnp.number):
+        raise TypeError(f"{name} must be a number array, got dtype {x.dtype}")
+    return x
+
+
+def check_real_signal(name: str, x, min_rank: int):
+    """Returns ``x`` as a real floating JAX array of rank ``>= min_rank`` or raises."""
+    x = check_numeric(name, x)
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(
             f"{name} must be real (the scattering of a real signal), got dtype {x.dtype}"

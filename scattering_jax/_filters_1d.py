@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from scattering_jax._checks import check_int
+from scattering_jax._checks import check_bank_size, check_float_dtype, check_int
 
 # Kymatio 0.3.0 defaults of Scattering1D.
 _R_PSI = math.sqrt(0.5)
@@ -144,7 +144,8 @@ def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank
       length: signal length ``T_in``.
       J: log2 of the averaging scale, ``>= 1``.
       Q: wavelets per octave at the first order (the second order uses 1), ``>= 1``.
-      dtype: filter dtype; defaults to JAX's default float.
+      dtype: real floating filter dtype; defaults to JAX's default float (an integer dtype
+        would round every filter to zero: a TypeError).
 
     Returns:
       A :class:`FilterBank1D` pytree.
@@ -162,7 +163,9 @@ def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank
             f"J too large for the signal: need 2**J <= length, got J={J} "
             f"(2**J={2**J}) and length={length}"
         )
-    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+    dtype = check_float_dtype(dtype)
+    # the padded length is at most 4 * length; J * Q + J + 2 filters of that length
+    check_bank_size(4 * length * (J * Q + J + 2) * 8.0, f"length={length}, J={J}, Q={Q}")
     T = 2**J
     log2_T = J
     min_to_pad = 3 * _temporal_support(_morlet_1d(length, 0.0, _SIGMA0 / T))

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from scattering_jax._checks import check_int
+from scattering_jax._checks import check_bank_size, check_float_dtype, check_int
 
 # Kymatio 0.3.0 normalises its Gabor filters with this literal, not with pi.
 _KYMATIO_PI = 3.1415
@@ -233,9 +233,10 @@ def filter_bank_2d(shape: tuple[int, int], *, J: int, L: int = 8, dtype=None) ->
     J = check_int("J", J, 1)
     L = check_int("L", L, 1)
     shape = check_shape_2d(shape, J)
-    dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
+    dtype = check_float_dtype(dtype)
+    p_rows, p_cols = padded_shape_2d(shape, J)
+    # J * L + 1 complex128 filters on the padded grid (and a few temporaries of one scale)
+    check_bank_size(p_rows * p_cols * (J * L + 1) * 16.0 * 2, f"shape={shape}, J={J}, L={L}")
     phi, psi, rows, cols = morlet_filters_2d_numpy(padded_shape_2d(shape, J), J, L)
     if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(psi))):
         raise ValueError(f"filter bank is not finite for shape={shape}, J={J}, L={L}")

@@ -6,7 +6,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from scattering_jax._checks import check_max_order, check_real_signal, check_transform_args
 from scattering_jax._filters_1d import FilterBank1D
@@ -24,6 +24,10 @@ class Paths1D(NamedTuple):
 def paths_1d(filters: FilterBank1D, max_order: int = 2) -> Paths1D:
     """Channels of :func:`scattering1d` in Kymatio's order: ``S0``, then every first-order
     wavelet ``n1``, then pairs ``(n1, n2)`` with ``j2 > j1`` (``n1`` outermost)."""
+    if not isinstance(filters, FilterBank1D):
+        raise TypeError(
+            f"filters must be a FilterBank1D from filter_bank_1d, got {type(filters).__name__}"
+        )
     max_order = check_max_order(max_order)
     rows = [(0, -1, -1)] + [(1, n1, -1) for n1 in range(len(filters.j1))]
     if max_order == 2:
@@ -127,7 +131,7 @@ def _scattering1d_batch(x: jax.Array, filters: FilterBank1D, max_order: int) -> 
 
 
 def scattering1d(
-    x: Float[Array, "*batch T"], filters: FilterBank1D, *, J: int, max_order: int = 2
+    x: Real[ArrayLike, "*batch T"], filters: FilterBank1D, *, J: int, max_order: int = 2
 ) -> Float[Array, "*batch K t"]:
     r"""1D scattering transform, numerically identical to Kymatio 0.3.0's ``Scattering1D``.
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from scattering_jax._checks import (
     check_int,
@@ -273,7 +273,7 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
 
 
 def scattering2d(
-    x: Float[Array, "*batch M N"], filters: FilterBank2D, *, J: int, max_order: int = 2
+    x: Real[ArrayLike, "*batch M N"], filters: FilterBank2D, *, J: int, max_order: int = 2
 ) -> Float[Array, "*batch K m n"]:
     r"""2D scattering transform of images, numerically identical to Kymatio 0.3.0.
 
@@ -340,7 +340,7 @@ class Scattering2D:
         self.filters = filter_bank_2d(shape, J=J, L=L)
         self.J, self.L, self.shape = self.filters.J, self.filters.L, self.filters.shape
 
-    def __call__(self, x: Float[Array, "*batch M N"]) -> Float[Array, "*batch K m n"]:
+    def __call__(self, x: Real[ArrayLike, "*batch M N"]) -> Float[Array, "*batch K m n"]:
         return scattering2d(x, self.filters, J=self.J, max_order=self.max_order)
 
     def paths(self) -> Paths2D:

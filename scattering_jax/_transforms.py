@@ -5,9 +5,9 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Complex, Float, Num
+from jaxtyping import Array, ArrayLike, Complex, Num, Real
 
-from scattering_jax._checks import check_int
+from scattering_jax._checks import check_int, check_numeric
 
 WAVELETS = ("morlet", "ricker")
 _MORLET_W0 = 6.0
@@ -41,7 +41,7 @@ def _check_concrete_finite(name: str, value: jax.Array, positive: bool = False) 
 
 
 def cwt(
-    x: Num[Array, "*batch T"], scales: Float[Array, " S"], *, wavelet: str = "morlet"
+    x: Num[ArrayLike, "*batch T"], scales: Real[ArrayLike, " S"], *, wavelet: str = "morlet"
 ) -> Complex[Array, "*batch S T"]:
     r"""Continuous wavelet transform on the circle (the paper's eqs. 10-11), by FFT.
 
@@ -70,12 +70,14 @@ def cwt(
     """
     if wavelet not in WAVELETS:
         raise ValueError(f"wavelet must be one of {WAVELETS}, got {wavelet!r}")
-    x = jnp.asarray(x)
+    x = jnp.asarray(check_numeric("x", x))
     if x.ndim < 1:
         raise ValueError(f"x must have rank >= 1 (..., T), got shape {tuple(x.shape)}")
-    scales = jnp.asarray(scales)
-    if scales.ndim != 1:
-        raise ValueError(f"scales must have shape (S,), got shape {tuple(scales.shape)}")
+    scales = jnp.asarray(check_numeric("scales", scales))
+    if scales.ndim != 1 or scales.shape[0] < 1:
+        raise ValueError(
+            f"scales must have shape (S,) with S >= 1, got shape {tuple(scales.shape)}"
+        )
     if jnp.issubdtype(scales.dtype, jnp.complexfloating):
         raise TypeError(f"scales must be real, got dtype {scales.dtype}")
     _check_concrete_finite("scales", scales, positive=True)
@@ -100,7 +102,7 @@ def cwt(
 
 
 def windowed_fourier(
-    x: Num[Array, "*batch T"], window: Num[Array, " W"], *, hop: int
+    x: Num[ArrayLike, "*batch T"], window: Num[ArrayLike, " W"], *, hop: int
 ) -> Complex[Array, "*batch F W"]:
     r"""Windowed Fourier transform (the paper's eq. 9), sampled on frames and DFT frequencies.
 
@@ -127,8 +129,8 @@ def windowed_fourier(
       ((7, 16), 4)
     """
     hop = check_int("hop", hop, 1)
-    x = jnp.asarray(x)
-    window = jnp.asarray(window)
+    x = jnp.asarray(check_numeric("x", x))
+    window = jnp.asarray(check_numeric("window", window))
     if window.ndim != 1:
         raise ValueError(f"window must have shape (W,), got shape {tuple(window.shape)}")
     if x.ndim < 1:

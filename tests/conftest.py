@@ -14,7 +14,34 @@ jax.config.update("jax_num_cpu_devices", 8)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+from tests.bad_input import unchecked  # noqa: E402
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    """Test modules build their bad-input tables at import: with jaxtyping's runtime checker
+    on (the test command's ``--jaxtyping-packages``), it must not refuse them there."""
+    with unchecked():
+        return (yield)
+
+
+_EXPERIMENTS = Path(__file__).parent / "experiments"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A ``bad_input`` test checks the error a library itself gives (users run unchecked), so
+    jaxtyping's checker is paused for it (setup and fixtures included); so it is for the
+    experiments' tests (the checker is for the library tests). Every other test runs checked."""
+    bad_input = item.get_closest_marker("bad_input") is not None
+    if bad_input or _EXPERIMENTS in Path(item.path).parents:
+        with unchecked():
+            return (yield)
+    return (yield)
 
 
 @pytest.fixture(scope="session")

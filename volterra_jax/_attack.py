@@ -4,9 +4,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int, Real
 
-from volterra_jax._conv import _check_kernels, series
+from cnn_layers._checks import as_real_float, check_real
+from volterra_jax._conv import _check_image, _check_kernels, series
 from volterra_jax._kernels import VolterraKernels
 
 _NORMS = ("linf", "l2")
@@ -14,12 +16,12 @@ _NORMS = ("linf", "l2")
 
 def proxy_attack(
     kernels: VolterraKernels,
-    x: Float[Array, "n h w c"],
-    label: Int[Array, " n"],
+    x: Real[ArrayLike, "n h w c"],
+    label: Int[ArrayLike, "..."],
     *,
     eps: float,
     norm: str = "linf",
-    target: Int[Array, " n"] | None = None,
+    target: Int[ArrayLike, "..."] | None = None,
     steps: int = 1,
     stride: int = 1,
     clip: tuple[float, float] | None = None,
@@ -39,16 +41,26 @@ def proxy_attack(
     Args:
       kernels: proxy `VolterraKernels` (from `hack`, `proxy_kernels` or `from_layers`).
       x: NHWC batch ``(N, H, W, C)``.
-      label: ``(N,)`` ints, the class whose score is lowered.
+      label: ``(N,)`` ints (or one int for all), the class whose score is lowered, in
+        ``[0, O)`` with ``O = kernels.out_channels``.
       eps: perturbation budget (>= 0) in the chosen norm, per example.
       norm: 'linf' or 'l2'.
-      target: optional ``(N,)`` ints, a class whose score is raised at the same time.
+      target: optional ``(N,)`` ints in ``[0, O)``, a class whose score is raised at the same
+        time.
       steps: projected gradient steps on the proxy (1 = a single FGSM-style step).
       stride: stride of the proxy's output grid.
-      clip: optional ``(lo, hi)`` range for the adversarial pixels.
+      clip: optional ``(lo, hi)`` range for the adversarial pixels, ``lo < hi``.
 
     Returns:
-      The adversarial inputs ``x + delta``, shape of ``x``.
+      The adversarial inputs ``x + delta``, shape of ``x``; NaN for an example whose traced
+      ``label`` or ``target`` is outside ``[0, O)`` (concrete ones raise instead).
+
+    Raises:
+      ValueError: a ``label`` or ``target`` outside ``[0, O)`` or of the wrong shape, a
+        negative or non-finite ``eps``, ``clip`` not a pair with ``lo < hi``, an unknown
+        ``norm``, bad ``steps`` or ``stride``, ``x`` that does not fit the kernels.
+      TypeError: non-integer ``label``/``target``, complex ``x``, kernels that are not
+        `VolterraKernels`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -62,14 +74,26 @@ def proxy_attack(
         raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    shape = getattr(x, "shape", None)
-    if shape is None or len(shape) != 4:
-        raise ValueError(f"x must be an NHWC batch of shape (N, H, W, C), got shape {shape}")
-    label = jnp.broadcast_to(jnp.asarray(label), shape[:1])
+    x = as_real_float(x, "x")
+    _check_image(x, kernels.rf_shape, stride)
+    classes = kernels.out_channels
+    label = _check_classes("label", label, x.shape[0], classes)
     if target is not None:
-        target = jnp.broadcast_to(jnp.asarray(target), shape[:1])
-
-    clip = None if clip is None else (float(clip[0]), float(clip[1]))
+        target = _check_classes("target", target, x.shape[0], classes)
+    if isinstance(eps, jax.Array):  # a traced budget: its value is the caller's to check
+        if eps.shape != () or not jnp.issubdtype(eps.dtype, jnp.floating):
+            raise TypeError(f"eps must be a float scalar, got {eps.dtype}{list(eps.shape)}")
+        if not isinstance(eps, jax.core.Tracer):
+            check_real("eps", float(eps), 0.0)
+    else:
+        eps = check_real("eps", eps, 0.0)
+    if clip is not None:
+        if not isinstance(clip, tuple | list) or len(clip) != 2:
+            raise ValueError(f"clip must be None or a pair (lo, hi), got {clip!r}")
+        lo, hi = (check_real("clip", v) for v in clip)
+        if not lo < hi:
+            raise ValueError(f"clip must be a pair (lo, hi) with lo < hi, got {clip!r}")
+        clip = (lo, hi)
     return _attack(kernels, x, label, target, eps, norm=norm, steps=steps, stride=stride, clip=clip)
 
 
@@ -79,9 +103,9 @@ def _attack(kernels, x, label, target, eps, *, norm, steps, stride, clip):
     # convolutions with them at compile time, and every call would compile anew.
     def objective(z):
         scores = jnp.mean(series(z, kernels, stride=stride), axis=(1, 2))  # (N, O)
-        j = -jnp.take_along_axis(scores, label[:, None], axis=1)
+        j = -_score(scores, label)
         if target is not None:
-            j = j + jnp.take_along_axis(scores, target[:, None], axis=1)
+            j = j + _score(scores, target)
         return jnp.sum(j)
 
     def project(delta):
@@ -104,7 +128,44 @@ def _attack(kernels, x, label, target, eps, *, norm, steps, stride, clip):
     out = x + delta
     if clip is not None:
         out = jnp.clip(out, clip[0], clip[1])
-    return out
+    # a traced class outside the kernels' outputs: NaN, never a plausible adversarial input
+    ok = _inside(label, kernels.out_channels)
+    if target is not None:
+        ok = ok & _inside(target, kernels.out_channels)
+    return jnp.where(ok[:, None, None, None], out, jnp.nan)
+
+
+def _check_classes(name: str, value, n: int, classes: int):
+    """Integer class indices, one per example (a scalar is broadcast); values checked when
+    concrete (a ValueError outside ``[0, classes)``), left to ``_score`` when traced."""
+    if not isinstance(value, jax.Array):
+        value = np.asarray(value)
+    if not jnp.issubdtype(value.dtype, jnp.integer):
+        raise TypeError(f"{name} must hold integer class indices, got dtype {value.dtype}")
+    if value.shape not in ((), (n,)):
+        raise ValueError(
+            f"{name} must have shape ({n},) (one class per example of x) or be a "
+            f"scalar, got shape {value.shape}"
+        )
+    if not isinstance(value, jax.core.Tracer):
+        bad = np.asarray(value)[(np.asarray(value) < 0) | (np.asarray(value) >= classes)]
+        if bad.size:
+            raise ValueError(
+                f"{name} must be class indices in [0, {classes}) (the kernels have "
+                f"{classes} outputs), got {bad.tolist()}"
+            )
+    return jnp.broadcast_to(value, (n,))
+
+
+def _inside(classes, n: int):
+    return (classes >= 0) & (classes < n)
+
+
+def _score(scores, classes):
+    """``scores[i, classes[i]]`` (a class outside ``[0, O)``, possible only when traced, reads
+    a clipped index here and turns the attack's output to NaN)."""
+    index = jnp.clip(classes, 0, scores.shape[1] - 1)[:, None]
+    return jnp.take_along_axis(scores, index, axis=1)
 
 
 __all__ = ["proxy_attack"]

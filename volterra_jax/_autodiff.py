@@ -6,14 +6,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from volterra_jax._kernels import VolterraKernels, symmetrize
+from cnn_layers._checks import as_real_float, check_int
+from volterra_jax._kernels import VolterraKernels, check_rf_shape, symmetrize
 
 
-def _check_order(order, *, minimum=0):
-    if isinstance(order, bool) or not isinstance(order, int) or order < minimum:
-        raise ValueError(f"order must be an int >= {minimum}, got {order!r}")
+def _check_order(order, *, minimum=0) -> int:
+    return check_int("order", order, minimum)
 
 
 def taylor_coefficients(
@@ -43,9 +43,7 @@ def taylor_coefficients(
     _check_order(order)
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    at = jnp.asarray(at)
-    if not jnp.issubdtype(at.dtype, jnp.inexact):
-        at = at.astype(jnp.result_type(float))
+    at = as_real_float(at, "at")
 
     derivs = [fn]
     for _ in range(order):
@@ -73,7 +71,7 @@ def proxy_kernels(
     rf_shape: Sequence[int],
     *,
     order: int = 2,
-    at: Float[Array, "kh kw c"] | None = None,
+    at: Real[ArrayLike, "kh kw c"] | None = None,
 ) -> VolterraKernels:
     """White-box proxy kernels: Taylor coefficients of one output pixel by autodiff.
 
@@ -116,9 +114,9 @@ def proxy_kernels(
     _check_order(order)
     if not callable(apply_fn):
         raise TypeError(f"apply_fn must be callable, got {type(apply_fn).__name__}")
-    rf_shape = tuple(rf_shape)
-    if len(rf_shape) != 3 or not all(isinstance(s, int) and s > 0 for s in rf_shape):
-        raise ValueError(f"rf_shape must be three positive ints (kh, kw, C), got {rf_shape}")
+    rf_shape = check_rf_shape(rf_shape)
+    if at is not None:
+        at = as_real_float(at, "at")
     dtype = _float_dtype(params, at)
     if at is None:
         at = jnp.zeros(rf_shape, dtype)

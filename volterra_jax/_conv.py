@@ -3,14 +3,16 @@
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from volterra_jax._kernels import VolterraKernels, kernel_order
+from cnn_layers._checks import as_real_float, check_int
+from volterra_jax._kernels import VolterraKernels, check_rf_shape, kernel_order
 
 _HIGHEST = lax.Precision.HIGHEST
 
 
 def _check_image(x, rf_shape, stride, *, name="x"):
+    as_real_float(x, name)
     shape = getattr(x, "shape", None)
     if shape is None or len(shape) != 4:
         raise ValueError(f"{name} must be an NHWC batch of shape (N, H, W, C), got shape {shape}")
@@ -19,8 +21,7 @@ def _check_image(x, rf_shape, stride, *, name="x"):
         raise ValueError(f"{name} must have {c} channels to match the kernels, got shape {shape}")
     if shape[1] < kh or shape[2] < kw:
         raise ValueError(f"{name} of shape {shape} is smaller than the receptive field {(kh, kw)}")
-    if not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    check_int("stride", stride, 1)
 
 
 def _is_int(v) -> bool:
@@ -50,7 +51,7 @@ def _pad_image(x, padding, name="padding"):
 
 
 def patches(
-    x: Float[Array, "n h w c"], rf_shape: tuple[int, int, int], *, stride: int = 1
+    x: Real[ArrayLike, "n h w c"], rf_shape: tuple[int, int, int], *, stride: int = 1
 ) -> Float[Array, "n p q kh kw c"]:
     """Receptive-field patches ``out[n, p, q] = x[n, s*p : s*p + kh, s*q : s*q + kw, :]``.
 
@@ -68,7 +69,9 @@ def patches(
       Array([[0., 1.],
              [2., 3.]], dtype=float32)
     """
+    rf_shape = check_rf_shape(rf_shape)
     _check_image(x, rf_shape, stride)
+    x = as_real_float(x, "x")
     kh, kw, c = rf_shape
     n, height, width, _ = x.shape
     if (height - kh) // stride == 0 and (width - kw) // stride == 0:
@@ -88,8 +91,8 @@ def patches(
 
 
 def volterra_conv(
-    x: Float[Array, "n h w c"],
-    h: Float[Array, "..."],
+    x: Real[ArrayLike, "n h w c"],
+    h: Real[ArrayLike, "..."],
     *,
     order: int,
     stride: int = 1,
@@ -124,8 +127,7 @@ def volterra_conv(
       >>> volterra_conv(x, h2, order=2)[0, :, 0, 0]
       Array([1., 9.], dtype=float32)
     """
-    if not isinstance(order, int) or order < 0:
-        raise ValueError(f"order must be a non-negative int, got {order!r}")
+    check_int("order", order, 0)
     if order == 0:
         raise ValueError("order 0 has no spatial extent: add h0 with `series`, got order=0")
     n = kernel_order(h, name="h")
@@ -134,8 +136,11 @@ def volterra_conv(
             f"h of shape {h.shape} is an order-{n} kernel but order={order} was requested"
         )
     rf = tuple(h.shape[:3])
+    h = as_real_float(h, "h")
     x = _pad_image(x, padding)
     _check_image(x, rf, stride)
+    dtype = jnp.result_type(as_real_float(x, "x"), h)
+    x, h = x.astype(dtype), h.astype(dtype)
     if order == 1:
         return lax.conv_general_dilated(
             x,
@@ -164,7 +169,7 @@ def _check_kernels(kernels, name="kernels"):
 
 
 def series(
-    x: Float[Array, "n h w c"],
+    x: Real[ArrayLike, "n h w c"],
     kernels: VolterraKernels,
     *,
     stride: int = 1,
@@ -202,8 +207,8 @@ def series(
 
 def perturbation(
     kernels: VolterraKernels,
-    x: Float[Array, "n h w c"],
-    delta: Float[Array, "n h w c"],
+    x: Real[ArrayLike, "n h w c"],
+    delta: Real[ArrayLike, "n h w c"],
     *,
     stride: int = 1,
     padding: tuple[tuple[int, int], tuple[int, int]] | None = None,
@@ -232,6 +237,8 @@ def perturbation(
       Array([0.  , 0.5 , 1.25], dtype=float32)
     """
     _check_kernels(kernels)
+    as_real_float(x, "x")
+    as_real_float(delta, "delta")
     if getattr(delta, "shape", None) != getattr(x, "shape", None):
         raise ValueError(
             f"delta must have the shape of x {getattr(x, 'shape', None)}, got "

@@ -1,6 +1,5 @@
 """The hacking network: Volterra kernels of a black box fitted from input/output pairs."""
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -11,8 +10,9 @@ import optax
 from jax import lax
 from jaxtyping import Array, Float
 
+from cnn_layers._checks import as_real_float, check_int, check_real
 from volterra_jax._autodiff import _check_order
-from volterra_jax._kernels import VolterraKernels, symmetrize
+from volterra_jax._kernels import VolterraKernels, check_rf_shape, symmetrize
 
 _HIGHEST = lax.Precision.HIGHEST
 
@@ -40,7 +40,7 @@ def unit_norm_sampler(rf_shape: Sequence[int], batch_size: int = 16) -> Callable
       >>> x.shape, [round(float(v), 5) for v in jnp.linalg.norm(x.reshape(4, -1), axis=1)]
       ((4, 3, 3, 1), [1.0, 1.0, 1.0, 1.0])
     """
-    shape = (batch_size,) + tuple(rf_shape)
+    shape = (check_int("batch_size", batch_size, 1),) + check_rf_shape(rf_shape)
 
     def sample(key):
         x = jax.random.normal(key, shape)
@@ -151,9 +151,7 @@ def hack(
     if not callable(black_box):
         raise TypeError(f"black_box must be callable, got {type(black_box).__name__}")
     _check_order(order)
-    rf_shape = tuple(rf_shape)
-    if len(rf_shape) != 3 or not all(isinstance(s, int) and s > 0 for s in rf_shape):
-        raise ValueError(f"rf_shape must be three positive ints (kh, kw, C), got {rf_shape}")
+    rf_shape = check_rf_shape(rf_shape)
     for name, value in (
         ("out_channels", out_channels),
         ("rank", rank),
@@ -164,21 +162,21 @@ def hack(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not callable(learning_rate):
-        lr = float(learning_rate)
-        if not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be a finite positive number, got {lr}")
+        check_real("learning_rate", learning_rate, 0.0, strict=True)
     if sampler is None:
         sampler = unit_norm_sampler(rf_shape, batch_size)
     kh, kw, c = rf_shape
 
     init_key, data_key = jax.random.split(key)
     x0 = sampler(jax.random.fold_in(data_key, 0))
+    as_real_float(x0, "sampler(key), the input batch,")
     xs = getattr(x0, "shape", None)
     if xs is None or len(xs) != 4 or xs[3] != c or xs[1] < kh or xs[2] < kw:
         raise ValueError(
             f"sampler must return an NHWC batch (B, H >= {kh}, W >= {kw}, {c}), got shape {xs}"
         )
     y0 = black_box(x0)
+    as_real_float(y0, "black_box(x), the output,")
     expected = (xs[0], (xs[1] - kh) // stride + 1, (xs[2] - kw) // stride + 1, out_channels)
     if tuple(getattr(y0, "shape", ())) != expected:
         raise ValueError(

@@ -6,7 +6,8 @@ import re
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+import numpy as np
+from jaxtyping import Array, ArrayLike, Real
 
 _NAME = re.compile(r"h(\d+)$")
 
@@ -116,6 +117,14 @@ class VolterraKernels:
 
 
 def _check_terms(terms) -> None:
+    for n, t in enumerate(terms):
+        if isinstance(t, list | tuple | str | int | float | complex):
+            raise TypeError(f"h{n} must be an array (jax or numpy), got {type(t).__name__}")
+        dtype = getattr(t, "dtype", None)
+        if dtype is not None and not (
+            jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+        ):
+            raise TypeError(f"h{n} must be a real number array, got dtype {dtype}")
     shapes = [_shape(t) for t in terms]
     if any(s is None for s in shapes):
         return  # placeholders inside jax transformations
@@ -136,6 +145,21 @@ def _check_terms(terms) -> None:
             )
 
 
+def check_rf_shape(rf_shape, name: str = "rf_shape") -> tuple[int, int, int]:
+    """``rf_shape`` as a tuple of three positive ints ``(kh, kw, C)`` or raises."""
+    expected = f"{name} must be three positive ints (kh, kw, C), got {rf_shape!r}"
+    try:
+        shape = tuple(rf_shape)
+    except TypeError:
+        raise TypeError(expected) from None
+    ok = len(shape) == 3 and all(
+        isinstance(s, int | np.integer) and not isinstance(s, bool) and s > 0 for s in shape
+    )
+    if not ok:
+        raise ValueError(expected)
+    return tuple(int(s) for s in shape)
+
+
 def kernel_order(h, *, name: str = "H") -> int:
     """The order n of one kernel array of shape ``(kh, kw, C) * n + (O,)``."""
     shape = _shape(h)
@@ -149,7 +173,7 @@ def kernel_order(h, *, name: str = "H") -> int:
     return n
 
 
-def symmetrize(h: Float[Array, "..."]) -> Float[Array, "..."]:
+def symmetrize(h: Real[ArrayLike, "..."]) -> Real[Array, "..."]:
     """Averages an order-n kernel over the ``n!`` permutations of its ``(kh, kw, C)`` slots.
 
     .. math::

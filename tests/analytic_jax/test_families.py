@@ -197,6 +197,7 @@ def test_canonical_form_draws_the_same_kernel(code):
                 assert 0 <= float(canon[idx("theta")]) < math.pi
 
 
+@pytest.mark.bad_input
 def test_family_kernels_jit_and_errors():
     raw = jnp.asarray([[1.0, 0.5, 0.3], [2.0, -0.5, 1.0]], jnp.float32)
     out = jax.jit(family_kernels, static_argnums=(1, 2))(raw, "Tf", 5)

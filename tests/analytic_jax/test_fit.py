@@ -66,6 +66,7 @@ def test_fit_recovers_parameters_up_to_symmetry(synthetic):
         np.testing.assert_allclose(akps[code], want, atol=2e-3, err_msg=code)
 
 
+@pytest.mark.bad_input
 def test_fit_family_jit_float32_and_errors():
     raw = get_family("Tf").unconstrain(jnp.asarray([[1.0, 1.2, 2.0]]))
     t = family_kernels(raw, "Tf", 5)

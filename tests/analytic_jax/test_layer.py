@@ -102,6 +102,7 @@ def test_one_optax_step_changes_every_akp():
     assert all(jax.tree.leaves(changed)), changed
 
 
+@pytest.mark.bad_input
 def test_constructor_errors():
     with pytest.raises(ValueError, match="square"):
         AnalyticConv(1, 1, (3, 5), rngs=nnx.Rngs(0))

@@ -62,12 +62,13 @@ def test_parse_rejects(text, match):
         parse_mosaic(text, kernel_size=3)
 
 
+@pytest.mark.bad_input
 def test_parse_and_spec_argument_errors():
     with pytest.raises(ValueError, match="declares in_features=3, but in_features=4"):
         parse_mosaic("(3x2)P6", kernel_size=3, in_features=4)
     with pytest.raises(TypeError, match="arrangement must be a str"):
         parse_mosaic(["P6"], kernel_size=3)
-    with pytest.raises(ValueError, match="kernel_size must be a positive int"):
+    with pytest.raises(ValueError, match="kernel_size must be an int >= 1"):
         parse_mosaic("(3x2)P6", kernel_size=0)
     with pytest.raises(ValueError, match="needs kernel_size >= 3"):
         parse_mosaic("(1x2)Tf1P1", kernel_size=1)
@@ -77,6 +78,7 @@ def test_parse_and_spec_argument_errors():
         param_count("(3x2)P6")
 
 
+@pytest.mark.bad_input
 def test_slice_order_matches_loop():
     i_n, o_n, k = 2, 3, 3
     kernel = jnp.arange(k * k * i_n * o_n, dtype=jnp.float32).reshape(k, k, i_n, o_n)
@@ -111,6 +113,7 @@ def test_mosaic_kernels_matches_loop(arrangement):
             np.testing.assert_allclose(kern[:, :, i, o], want, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.bad_input
 def test_mosaic_kernels_rejects_bad_params():
     spec = parse_mosaic("(1x2)Tf1P1", kernel_size=3)
     params = {"Tf": jnp.zeros((1, 3)), "P": jnp.zeros((1, 9))}

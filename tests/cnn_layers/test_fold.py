@@ -169,6 +169,7 @@ FOLD_ERRORS = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(FOLD_ERRORS))
 def test_fold_errors(case):
     make, error, pattern = FOLD_ERRORS[case]

@@ -533,6 +533,7 @@ BAD_FORWARD = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(BAD_FORWARD))
 def test_bad_forward_input_is_named(case):
     layers, images, kwargs, error, pattern = BAD_FORWARD[case]
@@ -540,6 +541,7 @@ def test_bad_forward_input_is_named(case):
         forward(layers, images, **kwargs)
 
 
+@pytest.mark.bad_input
 def test_bad_input_is_caught_at_trace_time_under_jit():
     layers, images, _, error, pattern = BAD_FORWARD["channels in a residual"]
     with pytest.raises(error, match=pattern):

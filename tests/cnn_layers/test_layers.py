@@ -141,6 +141,7 @@ BAD_LAYERS = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(BAD_LAYERS))
 def test_bad_layer_settings_name_the_class_and_field(case):
     make, error, pattern = BAD_LAYERS[case]

@@ -381,6 +381,7 @@ REFUSALS = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_refusals_name_the_module_and_list_what_is_supported(case):
     make, pattern = REFUSALS[case]

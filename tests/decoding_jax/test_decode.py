@@ -225,10 +225,11 @@ def test_decode_errors():
         decode(bad, 2)
 
 
+@pytest.mark.bad_input
 def test_decoded_response_and_error_errors():
     with pytest.raises(ValueError, match="decoded has 2 channels but images have 1"):
         decoded_response(jnp.ones((1, 8, 8, 1)), jnp.ones((3, 4, 4, 2)), stride=1)
-    with pytest.raises(ValueError, match="stride must be a positive int"):
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
         decoded_response(jnp.ones((1, 8, 8, 1)), jnp.ones((3, 4, 4, 1)), stride=0)
     with pytest.raises(ValueError, match="larger than"):
         decoded_response(jnp.ones((1, 3, 3, 1)), jnp.ones((3, 4, 4, 1)), stride=1)

@@ -79,6 +79,7 @@ def test_keep_max_projects_only_the_strongest_activation():
         np.testing.assert_allclose(out[k], expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.bad_input
 def test_deconvnet_errors():
     net = _nonlinear_net(np.random.default_rng(4))
     image = jnp.ones((14, 14, 1))

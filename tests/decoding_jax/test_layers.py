@@ -13,6 +13,7 @@ def test_layers_are_pytrees_with_static_settings():
     assert rebuilt[0].stride == 2 and rebuilt[1] == Pool(3, "avg")
 
 
+@pytest.mark.bad_input
 def test_layer_validation():
     with pytest.raises(ValueError, match="Conv.w must have shape"):
         Conv(jnp.ones((3, 3, 1)))

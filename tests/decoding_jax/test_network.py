@@ -44,6 +44,7 @@ def test_total_stride():
     assert [total_stride(net, i) for i in range(6)] == [1, 1, 2, 4, 8, 8]
 
 
+@pytest.mark.bad_input
 def test_forward_errors():
     rng = np.random.default_rng(2)
     net = _net(rng)

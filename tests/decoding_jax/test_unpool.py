@@ -71,6 +71,7 @@ def test_resize_matrix_bilinear_closed_form():
     np.testing.assert_allclose(r, expected, atol=1e-15)
 
 
+@pytest.mark.bad_input
 def test_unpool_errors():
     x = jnp.ones((4, 4, 1))
     with pytest.raises(ValueError, match="method must be one of"):

@@ -80,6 +80,7 @@ def test_jit_vmap_and_gradient():
         )
 
 
+@pytest.mark.bad_input
 def test_bad_input_raises():
     fb = sj.filter_bank_1d(64, J=3)
     with pytest.raises(ValueError, match="2\\*\\*J"):

@@ -206,6 +206,7 @@ def test_paths_2d_matches_kymatio_channel_order():
     assert sj.paths_2d(J, L, 1).order.shape == (1 + J * L,)
 
 
+@pytest.mark.bad_input
 def test_bad_input_raises():
     fb = sj.filter_bank_2d((16, 16), J=2, L=4)
     with pytest.raises(ValueError, match="2\\*\\*J"):

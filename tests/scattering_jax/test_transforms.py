@@ -88,6 +88,7 @@ def test_windowed_fourier_of_pure_tone_is_closed_form():
     np.testing.assert_allclose(s, expected, atol=1e-10)
 
 
+@pytest.mark.bad_input
 def test_bad_input_raises():
     with pytest.raises(ValueError, match="wavelet must be one of"):
         sj.cwt(jnp.ones(8), jnp.ones(2), wavelet="haar")

@@ -438,6 +438,7 @@ def test_integer_weights_are_promoted():
         assert from_layers(mixed, order=2).h2.dtype == jnp.float64
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_raise():
     c = Conv(jnp.ones((3, 3, 1, 2)), padding="SAME")
     c2 = Conv(jnp.ones((3, 3, 2, 2)), padding="SAME", stride=2)

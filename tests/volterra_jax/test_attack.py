@@ -67,6 +67,7 @@ def test_attack_from_white_box_kernels_lowers_the_true_score():
         assert bool(jnp.all(take(after) < take(before)))
 
 
+@pytest.mark.bad_input
 def test_bad_inputs():
     k = VolterraKernels(jnp.zeros(3), jnp.ones((3, 3, 2, 3)))
     x = jnp.zeros((1, 3, 3, 2))

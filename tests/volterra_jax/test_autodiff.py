@@ -28,6 +28,7 @@ def test_taylor_coefficients_closed_forms():
         np.testing.assert_allclose(ex, expected, rtol=1e-13)
 
 
+@pytest.mark.bad_input
 def test_taylor_coefficients_bad_order():
     with pytest.raises(ValueError, match="order must be an int >= 0"):
         taylor_coefficients(jnp.tanh, -1)

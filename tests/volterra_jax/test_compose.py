@@ -276,6 +276,7 @@ def test_authors_three_layer_sigmoid_formulas(dims):
         assert abs(_poly_slope(p, sg / 2) / (sig * (1 - sig)) - 1) > 1e-3
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_raise():
     good = [Conv(jnp.ones((2, 2, 1, 2))), Poly(jnp.array([0.0, 1.0]))]
     with pytest.raises(ValueError, match="order must be an int >= 0"):

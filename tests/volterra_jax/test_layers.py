@@ -60,6 +60,7 @@ def test_poly_evaluates_its_coefficients():
     np.testing.assert_allclose(p(u), 1 - 2 * u + 0.5 * u**2)
 
 
+@pytest.mark.bad_input
 def test_bad_layers_raise():
     with pytest.raises(ValueError, match=r"layers\[1\] \(Pool\) is a max pooling"):
         from_layers([Conv(jnp.zeros((2, 2, 1, 1))), Pool(2, "max")], order=1)
