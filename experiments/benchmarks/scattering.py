@@ -209,9 +209,8 @@ def _first_call_ratios(case: str, first_s: float, compile_s: float, kymatio_jit=
     return ratios
 
 
-def run(*, repeats: int = 5) -> dict:
-    """Times every case; returns ``{"rows": [...], "ratios": {...}}``."""
-    rows, ratios = [], {}
+def _benchmark_cases(rows: list, ratios: dict, repeats: int) -> None:
+    """The three steady-state cases, every implementation interleaved."""
     for batch, size, J in CASES:
         case = f"scattering2d ({batch},{size},{size}) J={J} L={L}"
         x = _images(batch, size)
@@ -246,6 +245,9 @@ def run(*, repeats: int = 5) -> dict:
                 timed["kymatio-jax+jit"][0] / ours, SPEED_GOAL
             )
 
+
+def _large_cases(rows: list, ratios: dict, repeats: int) -> None:
+    """The large cases, each in a fresh process (first call, compile, peak memory)."""
     for batch, size, J in LARGE_CASES:
         case = f"scattering2d ({batch},{size},{size}) J={J} L={L}"
         impls = ("scattering_jax", "kymatio-numpy", "kymatio-jax+jit")
@@ -266,6 +268,9 @@ def run(*, repeats: int = 5) -> dict:
             PEAK_GOAL_GIB / ours["peak_gib"], 1.0
         )
 
+
+def _compile_series(rows: list, ratios: dict) -> None:
+    """Compile time against J at a fixed image size, each J in a fresh warm process."""
     batch, size, Js = COMPILE_SERIES
     compiles = {}
     for J in Js:
@@ -281,6 +286,9 @@ def run(*, repeats: int = 5) -> dict:
             COMPILE_GROWTH_GOAL / growth, 1.0
         )
 
+
+def _filter_bank(rows: list, ratios: dict, repeats: int) -> None:
+    """Building the filter bank, ours against Kymatio's."""
     size, J = FILTER_BANK_CASE
     case = f"filter bank {size}x{size} J={J} L={L}"
     build = lambda: jax.block_until_ready(scattering_jax.filter_bank_2d((size, size), J=J, L=L))
@@ -293,6 +301,15 @@ def run(*, repeats: int = 5) -> dict:
         # one build: Kymatio's takes several seconds
         rows.append(row(case, "kymatio", kym_seconds, None))
         ratios[f"speedup vs kymatio, {case}"] = ratio(kym_seconds / median, FILTER_BANK_GOAL)
+
+
+def run(*, repeats: int = 5) -> dict:
+    """Times every case; returns ``{"rows": [...], "ratios": {...}}``."""
+    rows, ratios = [], {}
+    _benchmark_cases(rows, ratios, repeats)
+    _large_cases(rows, ratios, repeats)
+    _compile_series(rows, ratios)
+    _filter_bank(rows, ratios, repeats)
     return {"rows": rows, "ratios": ratios}
 
 

@@ -88,8 +88,13 @@ def test_sigint(tmp_path, reference, monkeypatch):
         return original(key, step, *args)
 
     monkeypatch.setattr(train.data_lib, "batch_indices", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        tiny_training.run(tmp_path)
+    # Python's own SIGINT handler, whatever an earlier test or library installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tiny_training.run(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     monkeypatch.setattr(train.data_lib, "batch_indices", original)
     assert [m["step"] for m in Workdir(tmp_path).metrics()] == [2, 4]
     assert _assert_equal_to(reference, tmp_path).resumed_from == 3
