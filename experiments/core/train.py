@@ -391,6 +391,105 @@ class TrainResult(NamedTuple):
         return nnx.merge(self.graphdef, self.params)
 
 
+def _schedule(config, n: int, n_test: int) -> tuple[int, int]:
+    """``(steps_per_epoch, num_steps)`` of ``config`` on ``n`` training examples, checked."""
+    if config.batch_size > n:
+        raise ValueError(f"batch_size {config.batch_size} is larger than the {n} training examples")
+    if n_test == 0:
+        raise ValueError("the test set is empty")
+    steps_per_epoch = n // config.batch_size
+    num_steps = int(config.get("num_steps", 0) or config.num_epochs * steps_per_epoch)
+    if num_steps < 1:
+        raise ValueError(f"the schedule has no steps (num_epochs={config.num_epochs}, n={n})")
+    return steps_per_epoch, num_steps
+
+
+def _check_finite(done: int, metrics, last_saved, workdir, checkpoint_dir, config) -> None:
+    """Stops the run at step ``done`` if its loss is not finite: the summary says it failed
+    and where the last good checkpoint is."""
+    loss = float(metrics["loss"])
+    if math.isfinite(loss):
+        return
+    where = (
+        f"the last good checkpoint is step {last_saved} in {workdir.path / checkpoint_dir}"
+        if last_saved
+        else "no checkpoint was saved"
+    )
+    message = (
+        f"training diverged: the loss at step {done} is {loss} (learning_rate="
+        f"{config.learning_rate}, batch_size={config.batch_size}); {where}"
+    )
+    workdir.write_summary(
+        {
+            "status": "failed",
+            "error": message,
+            "failed_step": done,
+            "last_checkpoint_step": last_saved or 0,
+        }
+    )
+    raise TrainingDiverged(message)
+
+
+def _log_line(workdir, done, num_steps, steps_per_epoch, window, rate, config) -> None:
+    """One ``metrics.jsonl`` line (the means over ``window``) and its log message."""
+    means = {k: float(np.mean([float(m[k]) for m in window])) for k in window[0]}
+    workdir.log_metrics(
+        done,
+        epoch=done / steps_per_epoch,
+        examples_per_second=rate * config.batch_size,
+        **{f"train_{k}": v for k, v in means.items()},
+    )
+    logging.info(
+        "step %d/%d  loss %.4f  accuracy %.4f  %.0f examples/s  ETA %.0f s",
+        done,
+        num_steps,
+        means["loss"],
+        means["accuracy"],
+        rate * config.batch_size,
+        (num_steps - done) / rate,
+    )
+
+
+def _log_test(workdir, step, apply_fn, params, batch_stats, test_set, config, mesh) -> dict:
+    """Evaluates on the test set and merges the numbers into the line of ``step``."""
+    state = nnx.merge_state(params, batch_stats)
+    test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
+    workdir.log_metrics(step, merge=True, **{f"test_{k}": v for k, v in test.items()})
+    return test
+
+
+def _steps_per_second(history, start, num_steps, elapsed, batch_size) -> float:
+    """This run's speed, or, with nothing left to train, the one the run that trained logged."""
+    if num_steps > start:
+        return (num_steps - start) / elapsed
+    rates = [m["examples_per_second"] for m in history if "examples_per_second" in m]
+    return rates[-1] / batch_size if rates else float("nan")
+
+
+def _open_checkpoints(workdir, checkpoint_dir: str, template, num_steps: int):
+    """The checkpointer and the newest intact checkpoint ``(step, state)`` (or None), refusing
+    one past ``num_steps``."""
+    with _quiet_orbax():
+        ckpt = workdir.checkpointer(checkpoint_dir)
+        restored = _restore_newest_intact(ckpt, _abstract(template), workdir, checkpoint_dir)
+    if restored is not None and restored[0] > num_steps:
+        with _quiet_orbax():
+            ckpt.close()
+        raise ValueError(
+            f"{workdir.path / checkpoint_dir} holds a checkpoint at step {restored[0]}, past "
+            f"num_steps={num_steps}: that model trained longer than this config asks; "
+            "use a new workdir"
+        )
+    return ckpt, restored
+
+
+def _batch(key, step: int, train_set, batch_size: int, max_shift: int, mesh):
+    """Step ``step``'s batch (the same for every run and process), placed on the mesh."""
+    idx = data_lib.batch_indices(key, step, len(train_set.labels), batch_size)
+    images = data_lib.random_shifts(key, step, train_set.images[idx], max_shift)
+    return shard_batch(mesh, images, train_set.labels[idx])
+
+
 def train(
     key: jax.Array,
     model: nnx.Module,
@@ -430,14 +529,7 @@ def train(
     validate_config(config)
     mesh = data_mesh() if mesh is None else mesh
     n = len(train_set.labels)
-    if config.batch_size > n:
-        raise ValueError(f"batch_size {config.batch_size} is larger than the {n} training examples")
-    if len(test_set.labels) == 0:
-        raise ValueError("the test set is empty")
-    steps_per_epoch = n // config.batch_size
-    num_steps = int(config.get("num_steps", 0) or config.num_epochs * steps_per_epoch)
-    if num_steps < 1:
-        raise ValueError(f"the schedule has no steps (num_epochs={config.num_epochs}, n={n})")
+    steps_per_epoch, num_steps = _schedule(config, n, len(test_set.labels))
 
     pure = pure_model(model)
     apply_fn = pure.apply_fn
@@ -450,22 +542,12 @@ def train(
         state = {"params": params, "opt_state": opt_state}
         return state | ({"batch_stats": batch_stats} if jax.tree.leaves(batch_stats) else {})
 
-    with _quiet_orbax():
-        ckpt = workdir.checkpointer(checkpoint_dir)
-        restored = _restore_newest_intact(ckpt, _abstract(checkpoint()), workdir, checkpoint_dir)
+    ckpt, restored = _open_checkpoints(workdir, checkpoint_dir, checkpoint(), num_steps)
     start = 0
     if restored is not None:
         start, state = restored
         params, opt_state = state["params"], state["opt_state"]
         batch_stats = state.get("batch_stats", batch_stats)
-        if start > num_steps:
-            with _quiet_orbax():
-                ckpt.close()
-            raise ValueError(
-                f"{workdir.path / checkpoint_dir} holds a checkpoint at step {start}, past "
-                f"num_steps={num_steps}: that model trained longer than this config asks; "
-                "use a new workdir"
-            )
     eval_every = int(config.get("eval_every", 0))
     max_shift = int(config.get("max_shift", 0))
     windows = _Windows(workdir, checkpoint_dir)
@@ -480,75 +562,31 @@ def train(
     last_saved = start if restored is not None else None
     previous: tuple[int, Any] | None = None  # (step, metrics) not yet checked for finiteness
 
-    def check_finite(done: int, metrics) -> None:
-        loss = float(metrics["loss"])
-        if math.isfinite(loss):
-            return
-        where = (
-            f"the last good checkpoint is step {last_saved} in {workdir.path / checkpoint_dir}"
-            if last_saved
-            else "no checkpoint was saved"
-        )
-        message = (
-            f"training diverged: the loss at step {done} is {loss} (learning_rate="
-            f"{config.learning_rate}, batch_size={config.batch_size}); {where}"
-        )
-        workdir.write_summary(
-            {
-                "status": "failed",
-                "error": message,
-                "failed_step": done,
-                "last_checkpoint_step": last_saved or 0,
-            }
-        )
-        raise TrainingDiverged(message)
-
     t0 = time.perf_counter()
     try:
         for step in range(start, num_steps):
-            idx = data_lib.batch_indices(key, step, n, config.batch_size)
-            images = data_lib.random_shifts(key, step, train_set.images[idx], max_shift)
-            images, labels = shard_batch(mesh, images, train_set.labels[idx])
+            images, labels = _batch(key, step, train_set, config.batch_size, max_shift, mesh)
             params, batch_stats, opt_state, metrics = step_fn(
                 params, batch_stats, opt_state, images, labels
             )
             done = step + 1
             if previous is not None:  # the step before, most likely finished by now
-                check_finite(*previous)
+                _check_finite(*previous, last_saved, workdir, checkpoint_dir, config)
             previous = (done, metrics)
             window.append(metrics)
             log_now = done % config.log_every == 0 or done == num_steps
             save_now = done % config.checkpoint_every == 0 or done == num_steps
             eval_now = eval_every and done % eval_every == 0 and done < num_steps
             if log_now or save_now or eval_now:
-                check_finite(*previous)
+                _check_finite(*previous, last_saved, workdir, checkpoint_dir, config)
                 previous = None
             if log_now:
-                means = {k: float(np.mean([float(m[k]) for m in window])) for k in window[0]}
+                rate = (done - start) / (time.perf_counter() - t0)
+                _log_line(workdir, done, num_steps, steps_per_epoch, window, rate, config)
                 if done % config.log_every == 0:  # the last line, off the schedule, keeps it
                     window = []
-                rate = (done - start) / (time.perf_counter() - t0)
-                workdir.log_metrics(
-                    done,
-                    epoch=done / steps_per_epoch,
-                    examples_per_second=rate * config.batch_size,
-                    **{f"train_{k}": v for k, v in means.items()},
-                )
-                logging.info(
-                    "step %d/%d  loss %.4f  accuracy %.4f  %.0f examples/s  ETA %.0f s",
-                    done,
-                    num_steps,
-                    means["loss"],
-                    means["accuracy"],
-                    rate * config.batch_size,
-                    (num_steps - done) / rate,
-                )
             if eval_now:
-                state = nnx.merge_state(params, batch_stats)
-                test = evaluate(
-                    apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh
-                )
-                workdir.log_metrics(done, merge=True, **{f"test_{k}": v for k, v in test.items()})
+                _log_test(workdir, done, apply_fn, params, batch_stats, test_set, config, mesh)
             if save_now:
                 windows.put(done, window, keep={c.step for c in ckpt.checkpoints})
                 with _quiet_orbax():
@@ -560,16 +598,13 @@ def train(
             ckpt.close()
 
     state = nnx.merge_state(params, batch_stats)
-    test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
     history = workdir.metrics()
-    if not (history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]):
-        workdir.log_metrics(num_steps, merge=True, **{f"test_{k}": v for k, v in test.items()})
+    if history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]:
+        test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
+    else:
+        test = _log_test(workdir, num_steps, apply_fn, params, batch_stats, test_set, config, mesh)
     logging.info("test loss %.4f  accuracy %.4f", test["loss"], test["accuracy"])
-    if num_steps > start:
-        speed = (num_steps - start) / elapsed
-    else:  # nothing left to train: report the speed the run that trained it logged
-        rates = [m["examples_per_second"] for m in history if "examples_per_second" in m]
-        speed = rates[-1] / config.batch_size if rates else float("nan")
+    speed = _steps_per_second(history, start, num_steps, elapsed, config.batch_size)
     # Hand back host arrays: the mesh is a detail of training, and callers mix the parameters
     # with arrays on the default device (or on a mesh of their own).
     return TrainResult(

@@ -8,8 +8,8 @@ import pytest
 from jax.test_util import check_grads
 
 import scattering_jax as sj
-from tests.bad_input import unchecked
 from tests.scattering_jax import oracles
+from tests.scattering_jax.program_size import program_size
 
 GOLDEN = pathlib.Path(__file__).with_name("golden_kymatio.npz")
 CASES = {"1d_256_J4": 4, "1d_1024_J6": 6}  # name -> J, Q = 1 (see make_golden.py)
@@ -102,15 +102,6 @@ def test_bad_input_raises():
         sj.scattering1d(jnp.ones(64), fb, J=2)
 
 
-def _program_size(fn, *args) -> int:
-    """Number of instructions of the lowered (StableHLO) program of ``jax.jit(fn)(*args)``."""
-    # jaxtyping's checker refuses the abstract leaves a lowering passes through the filter
-    # bank's pytree (it checks values, not programs): lower unchecked
-    with unchecked():
-        text = jax.jit(fn).lower(*args).as_text()
-    return sum(" = " in line for line in text.splitlines())
-
-
 # One level per extra J, a fixed set of operations (about 110-135 instructions here) whatever
 # the number of paths; per-path code grew by 450-1200 per J at Q=4.
 PROGRAM_GROWTH_PER_SCALE = 160
@@ -122,7 +113,7 @@ def test_program_size_grows_by_a_bounded_step_per_scale_and_not_with_Q():
     for Q in (1, 4):
         for J in (3, 4, 5, 6):
             fb = sj.filter_bank_1d(256, J=J, Q=Q)
-            sizes[J, Q] = _program_size(lambda v, f, J=J: sj.scattering1d(v, f, J=J), x, fb)
+            sizes[J, Q] = program_size(lambda v, f, J=J: sj.scattering1d(v, f, J=J), x, fb)
     for Q in (1, 4):
         steps = [sizes[J + 1, Q] - sizes[J, Q] for J in (3, 4, 5)]
         assert max(steps) <= PROGRAM_GROWTH_PER_SCALE, (Q, steps)

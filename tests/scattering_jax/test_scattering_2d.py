@@ -9,8 +9,8 @@ from jax.test_util import check_grads
 
 import scattering_jax as sj
 import scattering_jax._scattering_2d as scattering_2d_module
-from tests.bad_input import unchecked
 from tests.scattering_jax import oracles
+from tests.scattering_jax.program_size import program_size
 
 GOLDEN = pathlib.Path(__file__).with_name("golden_kymatio.npz")
 CASES = {  # name -> (J, L), as written by make_golden.py
@@ -236,15 +236,6 @@ def test_bad_input_raises():
         sj.scattering2d(jnp.ones((16, 16)), {"phi": 1}, J=2)
 
 
-def _program_size(fn, *args) -> int:
-    """Number of instructions of the lowered (StableHLO) program of ``jax.jit(fn)(*args)``."""
-    # jaxtyping's checker refuses the abstract leaves a lowering passes through the filter
-    # bank's pytree (it checks values, not programs): lower unchecked
-    with unchecked():
-        text = jax.jit(fn).lower(*args).as_text()
-    return sum(" = " in line for line in text.splitlines())
-
-
 # Each extra scale adds one resolution step of a fixed set of operations (about 110-140
 # instructions here), whatever the number of paths (which grows like J^2 L^2) or the fold
 # factors 2**(j2 - j1); unrolling per path or per fold block grew it 500, 2000, 7000 per scale.
@@ -257,7 +248,7 @@ def test_program_size_grows_by_a_bounded_step_per_scale_and_not_with_L():
     for L in (2, 8):
         for J in (2, 3, 4, 5):
             fb = sj.filter_bank_2d((32, 32), J=J, L=L)
-            sizes[J, L] = _program_size(lambda v, f, J=J: sj.scattering2d(v, f, J=J), x, fb)
+            sizes[J, L] = program_size(lambda v, f, J=J: sj.scattering2d(v, f, J=J), x, fb)
     for L in (2, 8):
         steps = [sizes[J + 1, L] - sizes[J, L] for J in (2, 3, 4)]
         assert max(steps) <= PROGRAM_GROWTH_PER_SCALE, (L, steps)
