@@ -3,6 +3,7 @@
 import math
 import numbers
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -28,8 +29,22 @@ def check_float_dtype(dtype):
     return dtype
 
 
+def check_static(name: str, value):
+    """Refuses a JAX array or traced ``value``: filter shapes and loop structure depend on it,
+    so it must be a Python number known when the program is traced (a TypeError saying how)."""
+    if isinstance(value, (jax.Array, jax.core.Tracer)):
+        what = "a traced value" if isinstance(value, jax.core.Tracer) else "a JAX array"
+        raise TypeError(
+            f"{name} must be a static Python number, got {what} ({value}): under "
+            f"jax.jit pass it in static_argnames (jax.jit(f, static_argnames=('{name}',))), "
+            f"or build the Scattering1D / Scattering2D object outside the jitted function"
+        )
+    return value
+
+
 def check_int(name: str, value, minimum: int) -> int:
-    """Returns ``value`` as an int, raising if it is not an integer ``>= minimum``."""
+    """Returns ``value`` as an int, raising if it is not an integer ``>= minimum`` (or traced)."""
+    check_static(name, value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and math.isnan(float(value)):
             raise ValueError(f"{name} must be an integer >= {minimum}, got NaN")
@@ -37,6 +52,14 @@ def check_int(name: str, value, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """Returns ``value`` if it is a Python bool (or NumPy bool), else a TypeError."""
+    check_static(name, value)
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_max_order(max_order) -> int:
@@ -82,6 +105,12 @@ def check_real_signal(name: str, x, min_rank: int):
         raise ValueError(
             f"{name} must have rank >= {min_rank} (leading batch dims allowed), "
             f"got shape {tuple(x.shape)}"
+        )
+    if jnp.issubdtype(x.dtype, jnp.floating) and jnp.finfo(x.dtype).bits < 32:
+        raise TypeError(
+            f"{name} must be float32 or float64 (or an integer array, read as JAX's default "
+            f"float): the FFTs have no {x.dtype} form; got dtype {x.dtype}, cast it with "
+            f"{name}.astype(jnp.float32)"
         )
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = jnp.asarray(x, dtype=jnp.result_type(float))

@@ -1,14 +1,15 @@
-"""Kymatio-compatible 1D Morlet filter bank (``Scattering1D(J, shape, Q)``), host float64."""
+"""Kymatio-compatible 1D Morlet filter bank (``Scattering1D(J, shape, Q, T)``), host float64."""
 
 import dataclasses
 import math
+import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from scattering_jax._checks import check_bank_size, check_float_dtype, check_int
+from scattering_jax._checks import check_bank_size, check_float_dtype, check_int, check_static
 
 # Kymatio 0.3.0 defaults of Scattering1D.
 _R_PSI = math.sqrt(0.5)
@@ -26,8 +27,10 @@ class FilterBank1D:
       psi2: second-order wavelets; ``psi2[k]`` is every wavelet periodised to subsampling
         ``k``, shape ``(n2, n_pad // 2**k)``.
       length: unpadded signal length (static); the other static fields are Kymatio's
-        ``J``, ``Q``, ``log2_T``, the padding, the crop ``[start, end)`` at the output
-        resolution and the maximal subsampling ``j`` of each wavelet.
+        ``J``, ``Q = (Q1, Q2)``, ``T`` (the averaging scale; ``2**J`` when the bank was built
+        with ``T=0``), ``average`` (False for ``T=0``: no low-pass), ``log2_T``, the padding,
+        the crops ``[starts[k], ends[k])`` of the signal at subsampling ``2**k`` and the
+        maximal subsampling ``j`` and centre frequency ``xi`` of each wavelet.
     """
 
     phi: tuple[Array, ...]
@@ -35,20 +38,34 @@ class FilterBank1D:
     psi2: tuple[Array, ...]
     length: int
     J: int
-    Q: int
+    Q: tuple[int, int]
+    T: float
+    average: bool
     log2_T: int
     pad_left: int
     pad_right: int
-    start: int
-    end: int
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
     j1: tuple[int, ...]
     j2: tuple[int, ...]
     xi1: tuple[float, ...]
     xi2: tuple[float, ...]
+    sigma1: tuple[float, ...]
+    sigma2: tuple[float, ...]
 
     @property
     def padded_length(self) -> int:
         return int(self.psi1.shape[-1])
+
+    @property
+    def start(self) -> int:
+        """First kept sample at the default output resolution ``2**-log2_T``."""
+        return self.starts[self.log2_T]
+
+    @property
+    def end(self) -> int:
+        """End (excluded) of the kept samples at resolution ``2**-log2_T``."""
+        return self.ends[self.log2_T]
 
 
 jax.tree_util.register_dataclass(
@@ -58,15 +75,19 @@ jax.tree_util.register_dataclass(
         "length",
         "J",
         "Q",
+        "T",
+        "average",
         "log2_T",
         "pad_left",
         "pad_right",
-        "start",
-        "end",
+        "starts",
+        "ends",
         "j1",
         "j2",
         "xi1",
         "xi2",
+        "sigma1",
+        "sigma2",
     ],
 )
 
@@ -126,8 +147,49 @@ def _temporal_support(h_hat: np.ndarray, criterion: float = 1e-3) -> int:
     return int(below[0]) + 1 if below.size else h_hat.shape[0] // 2
 
 
-def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank1D:
-    r"""Builds the Fourier-domain filters of Kymatio 0.3.0's ``Scattering1D(J, length, Q)``.
+def check_Q(Q) -> tuple[int, int]:
+    """Kymatio's ``Q``: an int ``Q1`` (then ``Q2 = 1``) or a tuple ``(Q1,)`` or ``(Q1, Q2)``."""
+    if isinstance(Q, (tuple, list)):
+        if not 1 <= len(Q) <= 2:
+            raise ValueError(
+                f"Q must be an int or a tuple (Q1,) or (Q1, Q2) (wavelets per octave at orders "
+                f"1 and 2), got a sequence of length {len(Q)}: {Q!r}"
+            )
+        q = tuple(check_int(f"Q[{i}]", v, 1) for i, v in enumerate(Q))
+        return q if len(q) == 2 else (q[0], 1)
+    return check_int("Q", Q, 1), 1
+
+
+def check_T(T, J: int, length: int) -> tuple[float, bool]:
+    """Kymatio's ``T``: ``None`` (``2**J``), ``0`` (no averaging) or a scale in ``[1, length]``.
+
+    Returns the averaging scale (``2**J`` for ``T=0``, whose padding Kymatio keeps) and
+    whether the output is averaged."""
+    T = check_static("T", T)
+    if T is None:
+        if 2**J > length:
+            raise ValueError(
+                f"J too large for the signal: the default averaging scale T = 2**J must not "
+                f"exceed the length, got J={J} (2**J={2**J}) and length={length}; pass a "
+                f"smaller J or an explicit T <= {length}"
+            )
+        return 2**J, True
+    if isinstance(T, bool) or not isinstance(T, numbers.Real) or not math.isfinite(T):
+        raise TypeError(f"T must be None, 0 or a number >= 1 (the averaging scale), got {T!r}")
+    if T == 0:
+        return 2**J, False
+    if T < 1:
+        raise ValueError(f"T must be 0 (no averaging) or >= 1, got T={T}")
+    if T > length:
+        raise ValueError(
+            f"T must not exceed the signal length (the low-pass would be wider than the "
+            f"signal), got T={T} and length={length}"
+        )
+    return (int(T) if float(T).is_integer() else float(T)), True
+
+
+def filter_bank_1d(length: int, *, J: int, Q=1, T=None, dtype=None) -> FilterBank1D:
+    r"""Builds the Fourier-domain filters of Kymatio 0.3.0's ``Scattering1D(J, length, Q, T)``.
 
     Morlet wavelets built in Fourier (Gaussians in frequency summed over a few periods, made
     zero-mean with a Gaussian low-pass and L1-normalised in time):
@@ -136,14 +198,19 @@ def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank
         \hat\psi(\omega) \propto \sum_p e^{-(\omega + p - \xi)^2 / 2\sigma^2}
             - \kappa \sum_p e^{-(\omega + p)^2 / 2\sigma^2},
 
-    with ``xi`` decreasing by octaves from 0.35 (``Q`` per octave) and ``sigma`` set by
-    ``r_psi = sqrt(1/2)``; the low-pass has ``sigma = 0.1 / 2**J`` (``T = 2**J``). The signal
-    is reflect-padded to a power of two (Kymatio's rule).
+    with ``xi`` decreasing by octaves from 0.35 (``Q1`` per octave at order 1, ``Q2`` at
+    order 2) down to the width ``sigma = 0.1 / 2**J`` and ``sigma`` set by
+    ``r_psi = sqrt(1/2)``; the low-pass has ``sigma = 0.1 / T``. The signal is
+    reflect-padded to a power of two (Kymatio's rule, set by ``T``).
 
     Args:
-      length: signal length ``T_in``.
-      J: log2 of the averaging scale, ``>= 1``.
-      Q: wavelets per octave at the first order (the second order uses 1), ``>= 1``.
+      length: signal length ``N``.
+      J: log2 of the largest wavelet scale, ``>= 1`` (a static Python int).
+      Q: wavelets per octave: an int ``Q1`` (the second order then has 1) or ``(Q1, Q2)``.
+      T: the averaging scale (temporal support of the low-pass): ``None`` for ``2**J``, any
+        number in ``[1, length]`` (it need not be a power of two; the output is subsampled by
+        ``2**floor(log2 T)``), or ``0`` for no averaging (outputs of several lengths: use
+        :func:`scattering1d_coefficients` or ``Scattering1D(..., out_type='list')``).
       dtype: real floating filter dtype; defaults to JAX's default float (an integer dtype
         would round every filter to zero: a TypeError).
 
@@ -154,20 +221,21 @@ def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank
       >>> fb = filter_bank_1d(256, J=4)
       >>> fb.padded_length, fb.psi1.shape[0]
       (512, 5)
+      >>> fb = filter_bank_1d(500, J=5, Q=(8, 2), T=100)
+      >>> fb.Q, fb.log2_T, len(fb.j1), len(fb.j2)
+      ((8, 2), 6, 30, 11)
     """
     length = check_int("length", length, 1)
     J = check_int("J", J, 1)
-    Q = check_int("Q", Q, 1)
-    if 2**J > length:
-        raise ValueError(
-            f"J too large for the signal: need 2**J <= length, got J={J} "
-            f"(2**J={2**J}) and length={length}"
-        )
+    Q1, Q2 = check_Q(Q)
+    T, average = check_T(T, J, length)
     dtype = check_float_dtype(dtype)
-    # the padded length is at most 4 * length; J * Q + J + 2 filters of that length
-    check_bank_size(4 * length * (J * Q + J + 2) * 8.0, f"length={length}, J={J}, Q={Q}")
-    T = 2**J
-    log2_T = J
+    # the padded length is at most 4 * length; about J * (Q1 + Q2) + 2 filters of that length
+    # (order-2 filters at every subsampling: twice their size)
+    check_bank_size(
+        4 * length * (J * (Q1 + 2 * Q2) + 4) * 8.0, f"length={length}, J={J}, Q={(Q1, Q2)}"
+    )
+    log2_T = int(math.floor(math.log2(T)))
     min_to_pad = 3 * _temporal_support(_morlet_1d(length, 0.0, _SIGMA0 / T))
     j_pad = min(
         int(np.ceil(np.log2(length + 2 * min_to_pad))), int(np.floor(np.log2(3 * length - 2)))
@@ -180,32 +248,40 @@ def filter_bank_1d(length: int, *, J: int, Q: int = 1, dtype=None) -> FilterBank
             f"length={length} is too short for J={J}: the reflect padding "
             f"({pad_left}, {pad_right}) would exceed the signal"
         )
-    start, end = pad_left, pad_left + length
-    for _ in range(log2_T):
-        start, end = start // 2 + start % 2, end // 2 + end % 2
 
-    xi1, sigma1, j1 = filter_params_1d(J, Q)
-    xi2, sigma2, j2 = filter_params_1d(J, 1)
+    xi1, sigma1, j1 = filter_params_1d(J, Q1)
+    xi2, sigma2, j2 = filter_params_1d(J, Q2)
+    # subsampling k of the crops: up to every level a field can reach
+    starts, ends = [pad_left], [pad_left + length]
+    for _ in range(max(log2_T, J, *j1, *j2)):
+        starts.append(starts[-1] // 2 + starts[-1] % 2)
+        ends.append(ends[-1] // 2 + ends[-1] % 2)
     psi1 = np.stack([_morlet_1d(n_pad, x, s) for x, s in zip(xi1, sigma1, strict=True)])
     psi2_full = np.stack([_morlet_1d(n_pad, x, s) for x, s in zip(xi2, sigma2, strict=True)])
-    max_k1 = min(max(j1), log2_T)
+    # order-1 fields reach subsampling min(j1, log2_T) when averaged (j1 when not)
+    max_k1 = min(max(j1), log2_T) if average else max(j1)
+    max_k1 = min(max_k1, j_pad)
     psi2 = [np.stack([_periodise(h, 2**k) for h in psi2_full]) for k in range(max_k1 + 1)]
     phi_full = _morlet_1d(n_pad, 0.0, _SIGMA0 / T)
-    phi = [_periodise(phi_full, 2**k) for k in range(log2_T + 1)]
+    phi = [_periodise(phi_full, 2**k) for k in range(min(log2_T, j_pad) + 1)]
     return FilterBank1D(
         phi=tuple(jnp.asarray(h, dtype) for h in phi),
         psi1=jnp.asarray(psi1, dtype),
         psi2=tuple(jnp.asarray(h, dtype) for h in psi2),
         length=length,
         J=J,
-        Q=Q,
+        Q=(Q1, Q2),
+        T=T,
+        average=average,
         log2_T=log2_T,
         pad_left=pad_left,
         pad_right=pad_right,
-        start=start,
-        end=end,
+        starts=tuple(starts),
+        ends=tuple(ends),
         j1=tuple(j1),
         j2=tuple(j2),
         xi1=tuple(xi1),
         xi2=tuple(xi2),
+        sigma1=tuple(sigma1),
+        sigma2=tuple(sigma2),
     )

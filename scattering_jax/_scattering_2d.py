@@ -9,12 +9,13 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from scattering_jax._checks import (
+    check_bool,
     check_int,
     check_max_order,
     check_real_signal,
     check_transform_args,
 )
-from scattering_jax._filters_2d import FilterBank2D, filter_bank_2d
+from scattering_jax._filters_2d import FilterBank2D
 from scattering_jax._fourier import filter_fold, modulus
 
 
@@ -150,8 +151,10 @@ def _scattering2d_chunk(
     group: int,
     J: int,
     max_order: int,
+    pre_pad: bool = False,
 ) -> jax.Array:
-    """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J).
+    """Scattering of a chunk ``x`` of shape (c, M, N) -> (c, K, M // 2**J, N // 2**J)
+    (``pre_pad``: ``x`` is already padded, shape (c, P, Q)).
 
     ``filters`` are already cast to ``x.dtype``; the first-order angles are looped over in
     groups of ``group``.
@@ -169,7 +172,7 @@ def _scattering2d_chunk(
     (M, N), (P, Q) = filters.shape, filters.padded_shape
     L = filters.L
     pad = ((0, 0), ((P - M) // 2, (P - M + 1) // 2), ((Q - N) // 2, (Q - N + 1) // 2))
-    x_pad = jnp.pad(x, pad, mode="reflect")
+    x_pad = x if pre_pad else jnp.pad(x, pad, mode="reflect")
     x_hat = _spectrum(x_pad)
     order0 = _low_pass(x_pad, rows[0], cols[0])
     order2 = max_order == 2 and J > 1
@@ -236,8 +239,10 @@ def _batch_sharding(x: jax.Array) -> tuple[object, int]:
         return None, 1
 
 
-@functools.partial(jax.jit, static_argnames=("J", "max_order"))
-def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: int) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("J", "max_order", "pre_pad"))
+def _scattering2d_batch(
+    x: jax.Array, filters: FilterBank2D, J: int, max_order: int, pre_pad: bool = False
+) -> jax.Array:
     """Scattering of a batch ``x`` of shape (B, M, N) -> (B, K, M // 2**J, N // 2**J).
 
     The batch is processed in chunks by a loop (cache-sized on a CPU, as large as memory allows
@@ -262,6 +267,7 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
         group=group,
         J=J,
         max_order=max_order,
+        pre_pad=pre_pad,
     )
     steps = batch // images
     if steps == 1:
@@ -273,7 +279,12 @@ def _scattering2d_batch(x: jax.Array, filters: FilterBank2D, J: int, max_order: 
 
 
 def scattering2d(
-    x: Real[ArrayLike, "*batch M N"], filters: FilterBank2D, *, J: int, max_order: int = 2
+    x: Real[ArrayLike, "*batch M N"],
+    filters: FilterBank2D,
+    *,
+    J: int,
+    max_order: int = 2,
+    pre_pad: bool = False,
 ) -> Float[Array, "*batch K m n"]:
     r"""2D scattering transform of images, numerically identical to Kymatio 0.3.0.
 
@@ -294,60 +305,40 @@ def scattering2d(
     the same numbers as on one device.
 
     Args:
-      x: real images, shape ``(..., M, N)`` with ``(M, N) == filters.shape``.
+      x: real images, shape ``(..., M, N)`` with ``(M, N) == filters.shape`` (with
+        ``pre_pad``, the padded shape ``filters.padded_shape``); float32, float64 or an
+        integer array (read as JAX's default float).
       filters: the bank from ``filter_bank_2d((M, N), J=J, L=L)``.
-      J: number of scales (must equal ``filters.J``).
+      J: number of scales (must equal ``filters.J``; a static Python int).
       max_order: 1 or 2.
+      pre_pad: Kymatio's ``pre_pad``: ``x`` is already padded to ``filters.padded_shape``
+        (no reflect padding is added; the border is still cropped at the output).
 
     Returns:
       Coefficients ``(..., K, M // 2**J, N // 2**J)``, channels in Kymatio's order
       (see :func:`paths_2d`), ``K = 1 + J L + L^2 J (J - 1) / 2`` for ``max_order=2``.
 
     Examples:
+      >>> from scattering_jax import filter_bank_2d
       >>> fb = filter_bank_2d((16, 16), J=2, L=4)
       >>> scattering2d(jnp.ones((3, 16, 16)), fb, J=2).shape
       (3, 25, 4, 4)
     """
     J, max_order = check_transform_args(filters, FilterBank2D, "filter_bank_2d", J, max_order)
+    pre_pad = check_bool("pre_pad", pre_pad)
     x = check_real_signal("x", x, 2)
-    if tuple(x.shape[-2:]) != tuple(filters.shape):
+    expected = tuple(filters.padded_shape if pre_pad else filters.shape)
+    if tuple(x.shape[-2:]) != expected:
+        what = (
+            "the padded shape, as pre_pad=True"
+            if pre_pad
+            else "the shape the filters were built for"
+        )
         raise ValueError(
-            f"x must have spatial shape {tuple(filters.shape)} (the shape the filters were built "
-            f"for), got x.shape={tuple(x.shape)}"
+            f"x must have spatial shape {expected} ({what}), got x.shape={tuple(x.shape)}"
         )
     batch = x.shape[:-2]
-    out = _scattering2d_batch(x.reshape((-1, *x.shape[-2:])), filters, J=J, max_order=max_order)
+    out = _scattering2d_batch(
+        x.reshape((-1, *x.shape[-2:])), filters, J=J, max_order=max_order, pre_pad=pre_pad
+    )
     return out.reshape(*batch, *out.shape[1:])
-
-
-class Scattering2D:
-    """Kymatio-style callable holding its filter bank: ``Scattering2D(J, shape)(x)``.
-
-    Args:
-      J: number of scales.
-      shape: image size ``(M, N)``.
-      L: number of orientations.
-      max_order: 1 or 2.
-
-    Examples:
-      >>> S = Scattering2D(2, (16, 16), L=4, max_order=1)
-      >>> S(jnp.ones((16, 16))).shape
-      (9, 4, 4)
-    """
-
-    def __init__(self, J: int, shape: tuple[int, int], L: int = 8, max_order: int = 2):
-        self.max_order = check_max_order(max_order)
-        self.filters = filter_bank_2d(shape, J=J, L=L)
-        self.J, self.L, self.shape = self.filters.J, self.filters.L, self.filters.shape
-
-    def __call__(self, x: Real[ArrayLike, "*batch M N"]) -> Float[Array, "*batch K m n"]:
-        return scattering2d(x, self.filters, J=self.J, max_order=self.max_order)
-
-    def paths(self) -> Paths2D:
-        """Per-channel order, scales and angles (see :func:`paths_2d`)."""
-        return paths_2d(self.J, self.L, self.max_order)
-
-    def __repr__(self) -> str:
-        return (
-            f"Scattering2D(J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order})"
-        )
