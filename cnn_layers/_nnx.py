@@ -12,6 +12,7 @@ from jax import lax
 
 from cnn_layers._checks import check_bool
 from cnn_layers._describe import describe
+from cnn_layers._fast import conv_general_dilated, max_pool
 from cnn_layers._fold import fold_batchnorms
 from cnn_layers._forward import flatten, global_avg_pool
 from cnn_layers._layers import (
@@ -42,13 +43,17 @@ SMOOTH_FUNCTIONS: tuple[Callable, ...] = (
 """Activation functions :func:`from_nnx` turns into ``Smooth(fn)`` (infinitely differentiable;
 also as ``functools.partial`` with keywords, e.g. ``partial(nnx.gelu, approximate=False)``)."""
 
+_CONVS = (lax.conv_general_dilated, conv_general_dilated)  # the same values
+_MAX_POOLS = (nnx.max_pool, max_pool)
 _LISTS = (list, tuple, nnx.List)  # nnx.List: how Flax 0.12 holds a list of submodules
 _SUPPORTED = (
     "nnx.Sequential, nnx.Conv (any padding but CIRCULAR/CAUSAL/REFLECT, isotropic stride, "
-    "kernel dilation, feature groups), nnx.Linear (a 1x1 conv on a map, a Dense after a "
+    "kernel dilation, feature groups; conv_general_dilated lax's or cnn_layers'), "
+    "nnx.Linear (a 1x1 conv on a map, a Dense after a "
     "flatten), nnx.BatchNorm (inference statistics, axis -1), nnx.Dropout (dropped), "
     "nnx.relu, the smooth activations (tanh, sigmoid, softplus, silu/swish, gelu, log_sigmoid), "
-    "functools.partial(nnx.max_pool | nnx.avg_pool, window_shape=(k, k), strides=(s, s), "
+    "functools.partial(nnx.max_pool | cnn_layers.max_pool | nnx.avg_pool, "
+    "window_shape=(k, k), strides=(s, s), "
     "padding=...), cnn_layers.flatten, cnn_layers.global_avg_pool, cnn_layers layers "
     "(e.g. Smooth(fn) for another activation), lists (nnx.List too) of these, and any module "
     "with an as_layers() method that returns a list of these (Residual(block, shortcut) "
@@ -97,7 +102,7 @@ def _conv(m: nnx.Conv, where: str, flat: bool):
         raise _refuse(where, what, f"a {w.ndim - 2}-D convolution; only 2-D ones are")
     if _isotropic(m.input_dilation or 1, where, what, "input_dilation") != 1:
         raise _refuse(where, what, "input_dilation > 1 (a transposed convolution)")
-    if m.conv_general_dilated is not lax.conv_general_dilated:
+    if m.conv_general_dilated not in _CONVS:
         raise _refuse(where, what, "a custom conv_general_dilated")
     if m.mask is not None:
         w = w * jnp.asarray(m.mask, w.dtype)
@@ -153,7 +158,7 @@ def _pool(fn: functools.partial, where: str, flat: bool):
     window = _isotropic(args["window_shape"], where, what, "window_shape")
     stride = _isotropic(args.get("strides") or window, where, what, "strides")
     padding = _padding(args.get("padding", "VALID"), where, what)
-    kind = "max" if fn.func is nnx.max_pool else "avg"
+    kind = "max" if fn.func in _MAX_POOLS else "avg"
     if kind == "avg" and padding != "VALID" and not args.get("count_include_pad", True):
         raise _refuse(where, what, "count_include_pad=False with padding is not linear")
     return [Pool(window, kind, stride, padding)], flat
@@ -161,7 +166,7 @@ def _pool(fn: functools.partial, where: str, flat: bool):
 
 def _function(fn, where: str, flat: bool):
     base = fn.func if isinstance(fn, functools.partial) else fn
-    if base is nnx.max_pool or base is nnx.avg_pool:
+    if base in _MAX_POOLS or base is nnx.avg_pool:
         if not isinstance(fn, functools.partial):
             raise _refuse(where, f"{base.__name__} without its window", "use functools.partial")
         return _pool(fn, where, flat)
@@ -234,10 +239,12 @@ def from_nnx(model: Any, *, fold_batchnorm: bool = True) -> list:
 
     What converts: ``nnx.Sequential`` (recursively); ``nnx.Conv`` (VALID, SAME, explicit
     padding; isotropic strides; a kernel dilation becomes the kernel with zeros between taps
-    and feature groups a block-diagonal kernel, both exact); ``nnx.Linear`` (on a map it acts
+    and feature groups a block-diagonal kernel, both exact; its ``conv_general_dilated`` lax's
+    or :func:`cnn_layers.conv_general_dilated`); ``nnx.Linear`` (on a map it acts
     on each pixel: a 1x1 Conv; after a flatten or global pooling: a Dense); ``nnx.BatchNorm``
     (its running statistics); ``nnx.Dropout`` (dropped); ``nnx.relu``; the smooth activations
-    of :data:`SMOOTH_FUNCTIONS`; ``functools.partial(nnx.max_pool | nnx.avg_pool, ...)``;
+    of :data:`SMOOTH_FUNCTIONS`; ``functools.partial(nnx.max_pool | cnn_layers.max_pool |
+    nnx.avg_pool, ...)``;
     :func:`cnn_layers.flatten` and :func:`cnn_layers.global_avg_pool`; layer objects of the
     vocabulary as they are.
 

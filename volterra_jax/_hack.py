@@ -11,6 +11,8 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from cnn_layers._checks import as_real_float, check_int, check_real
+from cnn_layers._fast import conv_general_dilated
+from cnn_layers._random import normal
 from volterra_jax._autodiff import _check_order
 from volterra_jax._kernels import VolterraKernels, check_rf_shape, symmetrize
 
@@ -43,7 +45,7 @@ def unit_norm_sampler(rf_shape: Sequence[int], batch_size: int = 16) -> Callable
     shape = (check_int("batch_size", batch_size, 1),) + check_rf_shape(rf_shape)
 
     def sample(key):
-        x = jax.random.normal(key, shape)
+        x = normal(key, shape)
         return x / jnp.sqrt(jnp.sum(x * x, axis=(1, 2, 3), keepdims=True))
 
     return sample
@@ -63,13 +65,13 @@ def _centering(factors, sigma2):
 
 def _model(params, x, stride, sigma2):
     dn = ("NHWC", "HWIO", "NHWC")
-    y = lax.conv_general_dilated(
+    y = conv_general_dilated(
         x, params["h1"], (stride, stride), "VALID", dimension_numbers=dn, precision=_HIGHEST
     ) + params["h0"].reshape(1, 1, 1, -1)
     for factors in params["low_rank"]:
         n, kh, kw, c, rank, o = factors.shape
         w = jnp.moveaxis(factors, 0, 3).reshape(kh, kw, c, n * rank * o)
-        z = lax.conv_general_dilated(
+        z = conv_general_dilated(
             x, w, (stride, stride), "VALID", dimension_numbers=dn, precision=_HIGHEST
         )
         z = z.reshape(z.shape[:3] + (n, rank, o))
@@ -206,9 +208,7 @@ def hack(
         "low_rank": [
             jnp.concatenate(
                 [
-                    jax.random.normal(
-                        keys[n - 2], (n - 1,) + rf_shape + (rank, out_channels), dtype
-                    )
+                    normal(keys[n - 2], (n - 1,) + rf_shape + (rank, out_channels), dtype)
                     * d**-0.5,
                     jnp.zeros((1,) + rf_shape + (rank, out_channels), dtype),
                 ]

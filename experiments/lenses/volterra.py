@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 import volterra_jax as vj
+from cnn_layers._random import normal
 from experiments.core import subsets
 from experiments.lenses import _net
 
@@ -66,7 +67,7 @@ def _attacks(key, layers, white, hacked, x, y, pixel_scale, config) -> tuple[dic
         return optax.softmax_cross_entropy_with_integer_labels(out, yc).sum()
 
     sign_grad = jnp.sign(jax.grad(loss)(xc))
-    noise = jnp.sign(jax.random.normal(key, xc.shape))
+    noise = jnp.sign(normal(key, xc.shape))
     rates = {"proxy_hacked": [], "proxy_white_box": [], "fgsm": [], "random_sign": []}
     for eps in config.attack_eps:
         e = eps * pixel_scale

@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+import cnn_layers
 from cnn_layers import Flatten, Pool
-from experiments.models._common import ACTIVATIONS, POOLS, check_choice, pool_fn
+from experiments.models._common import ACTIVATIONS, POOLS, check_choice, normal_init, pool_fn
 
 # (name, features, kernel size) of the four convolutions; a pool follows the first two.
 LENET_CONVS = (("conv1", 20, 5), ("conv2", 50, 5), ("conv3", 500, 4), ("conv4", 10, 1))
@@ -51,7 +52,7 @@ class LeNet(nnx.Module):
         check_choice("pool", pool, POOLS)
         self.activation = activation
         self.pool = pool
-        init = nnx.initializers.normal(init_scale)
+        init = normal_init(init_scale)
         channels = in_channels
         for name, features, size in LENET_CONVS:
             if name == "conv4":
@@ -62,6 +63,7 @@ class LeNet(nnx.Module):
                 kernel_size=(size, size),
                 padding="VALID",
                 kernel_init=init,
+                conv_general_dilated=cnn_layers.conv_general_dilated,  # trains ~3x faster
                 bias_init=nnx.initializers.zeros_init(),
                 param_dtype=param_dtype,
                 rngs=rngs,
