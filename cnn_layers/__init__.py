@@ -34,8 +34,8 @@ padded image gives it instead of zero).
 
 For training on a CPU, :func:`conv_general_dilated` (give it to ``nnx.Conv``) and
 :func:`max_pool` are ``lax.conv_general_dilated`` and ``nnx.max_pool`` with the same values and
-gradients, computed as matmuls and selection masks (the MNIST LeNet's train step in about a
-third of the time); :func:`from_nnx` reads models built with them.
+gradients, computed as matmuls and selection masks (the MNIST LeNet's train step in 0.6x the
+time); :func:`from_nnx` reads models built with them.
 """
 
 from cnn_layers._describe import LayerInfo, MapShape, describe
