@@ -490,6 +490,111 @@ def _batch(key, step: int, train_set, batch_size: int, max_shift: int, mesh):
     return shard_batch(mesh, images, train_set.labels[idx])
 
 
+class _State(NamedTuple):
+    """What a step updates, replicated over the mesh."""
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+
+    def checkpoint(self) -> dict:
+        """What a checkpoint holds: the LeNet's hold no (empty) batch statistics."""
+        state = {"params": self.params, "opt_state": self.opt_state}
+        stats = {"batch_stats": self.batch_stats} if jax.tree.leaves(self.batch_stats) else {}
+        return state | stats
+
+
+class _Run(NamedTuple):
+    """What the step loop of :func:`train` reads and does not change."""
+
+    key: jax.Array
+    config: Any
+    workdir: Workdir
+    checkpoint_dir: str
+    mesh: jax.sharding.Mesh
+    train_set: Any
+    test_set: Any
+    apply_fn: Callable
+    step_fn: Callable
+    ckpt: Any
+    num_steps: int
+    steps_per_epoch: int
+    eval_every: int
+
+
+def _steps(run: _Run, state: _State, start: int, resumed: bool) -> tuple[_State, float]:
+    """Steps ``start`` to ``num_steps``: each loss checked for finiteness (a step late, so the
+    host does not wait on the step it just launched), the log lines, test lines and checkpoints
+    on their schedules. Returns the final state and the seconds the steps took."""
+    config, workdir, checkpoint_dir = run.config, run.workdir, run.checkpoint_dir
+    max_shift = int(config.get("max_shift", 0))
+    windows = _Windows(workdir, checkpoint_dir)
+    # the steps the interrupted run logged after the restored step go (all of them when
+    # restarting from scratch), and so does what this run's schedule would not have logged
+    # (the last line of a shorter run this one extends)
+    keep = _on_schedule(config.log_every, run.eval_every, run.num_steps)
+    workdir.truncate_metrics(start, keep=keep)
+    # the steps since the last log line before the checkpoint, for the next line's means
+    window: list[dict] = windows.get(start)
+    if start:
+        logging.info("resumed from the checkpoint at step %d of %d", start, run.num_steps)
+    last_saved = start if resumed else None
+    previous: tuple[int, Any] | None = None  # (step, metrics) not yet checked for finiteness
+    t0 = time.perf_counter()
+    for step in range(start, run.num_steps):
+        images, labels = _batch(
+            run.key, step, run.train_set, config.batch_size, max_shift, run.mesh
+        )
+        *updated, metrics = run.step_fn(*state, images, labels)
+        state = _State(*updated)
+        done = step + 1
+        if previous is not None:  # the step before, most likely finished by now
+            _check_finite(*previous, last_saved, workdir, checkpoint_dir, config)
+        previous = (done, metrics)
+        window.append(metrics)
+        log_now = done % config.log_every == 0 or done == run.num_steps
+        save_now = done % config.checkpoint_every == 0 or done == run.num_steps
+        eval_now = run.eval_every and done % run.eval_every == 0 and done < run.num_steps
+        if log_now or save_now or eval_now:
+            _check_finite(*previous, last_saved, workdir, checkpoint_dir, config)
+            previous = None
+        if log_now:
+            rate = (done - start) / (time.perf_counter() - t0)
+            _log_line(workdir, done, run.num_steps, run.steps_per_epoch, window, rate, config)
+            if done % config.log_every == 0:  # the last line, off the schedule, keeps it
+                window = []
+        if eval_now:
+            test = (run.apply_fn, state.params, state.batch_stats, run.test_set, config, run.mesh)
+            _log_test(workdir, done, *test)
+        if save_now:
+            windows.put(done, window, keep={c.step for c in run.ckpt.checkpoints})
+            with _quiet_orbax():
+                run.ckpt.save(done, state.checkpoint(), force=True)
+            last_saved = done
+    return state, time.perf_counter() - t0
+
+
+def _result(run: _Run, state: _State, start: int, elapsed: float, graphdef) -> TrainResult:
+    """The trained model's test metrics (logged on the last step's line unless a run before
+    already did), in a :class:`TrainResult` of host arrays."""
+    config, workdir, num_steps = run.config, run.workdir, run.num_steps
+    apply_fn, test_set, mesh = run.apply_fn, run.test_set, run.mesh
+    params, batch_stats = state.params, state.batch_stats
+    state = nnx.merge_state(params, batch_stats)
+    history = workdir.metrics()
+    if history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]:
+        test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
+    else:
+        test = _log_test(workdir, num_steps, apply_fn, params, batch_stats, test_set, config, mesh)
+    logging.info("test loss %.4f  accuracy %.4f", test["loss"], test["accuracy"])
+    speed = _steps_per_second(history, start, num_steps, elapsed, config.batch_size)
+    # Hand back host arrays: the mesh is a detail of training, and callers mix the parameters
+    # with arrays on the default device (or on a mesh of their own).
+    return TrainResult(
+        apply_fn, jax.device_get(state), workdir.metrics(), test, speed, start, graphdef
+    )
+
+
 def train(
     key: jax.Array,
     model: nnx.Module,
@@ -532,87 +637,36 @@ def train(
     steps_per_epoch, num_steps = _schedule(config, n, len(test_set.labels))
 
     pure = pure_model(model)
-    apply_fn = pure.apply_fn
     optimizer = make_optimizer(config, num_steps) if optimizer is None else optimizer
-    params, batch_stats = replicate(mesh, pure.params), replicate(mesh, pure.batch_stats)
-    opt_state = replicate(mesh, optimizer.init(params))
-    step_fn = make_stateful_train_step(pure.train_apply, optimizer)
-
-    def checkpoint():  # the LeNet's checkpoints hold no (empty) batch statistics
-        state = {"params": params, "opt_state": opt_state}
-        return state | ({"batch_stats": batch_stats} if jax.tree.leaves(batch_stats) else {})
-
-    ckpt, restored = _open_checkpoints(workdir, checkpoint_dir, checkpoint(), num_steps)
+    params = replicate(mesh, pure.params)
+    state = _State(
+        params, replicate(mesh, pure.batch_stats), replicate(mesh, optimizer.init(params))
+    )
+    ckpt, restored = _open_checkpoints(workdir, checkpoint_dir, state.checkpoint(), num_steps)
     start = 0
     if restored is not None:
-        start, state = restored
-        params, opt_state = state["params"], state["opt_state"]
-        batch_stats = state.get("batch_stats", batch_stats)
-    eval_every = int(config.get("eval_every", 0))
-    max_shift = int(config.get("max_shift", 0))
-    windows = _Windows(workdir, checkpoint_dir)
-    # the steps the interrupted run logged after the restored step go (all of them when
-    # restarting from scratch), and so does what this run's schedule would not have logged
-    # (the last line of a shorter run this one extends)
-    workdir.truncate_metrics(start, keep=_on_schedule(config.log_every, eval_every, num_steps))
-    # the steps since the last log line before the checkpoint, for the next line's means
-    window: list[dict] = windows.get(start)
-    if start:
-        logging.info("resumed from the checkpoint at step %d of %d", start, num_steps)
-    last_saved = start if restored is not None else None
-    previous: tuple[int, Any] | None = None  # (step, metrics) not yet checked for finiteness
-
-    t0 = time.perf_counter()
+        start, saved = restored
+        batch_stats = saved.get("batch_stats", state.batch_stats)
+        state = _State(saved["params"], batch_stats, saved["opt_state"])
+    run = _Run(
+        key,
+        config,
+        workdir,
+        checkpoint_dir,
+        mesh,
+        train_set,
+        test_set,
+        pure.apply_fn,
+        make_stateful_train_step(pure.train_apply, optimizer),
+        ckpt,
+        num_steps,
+        steps_per_epoch,
+        int(config.get("eval_every", 0)),
+    )
     try:
-        for step in range(start, num_steps):
-            images, labels = _batch(key, step, train_set, config.batch_size, max_shift, mesh)
-            params, batch_stats, opt_state, metrics = step_fn(
-                params, batch_stats, opt_state, images, labels
-            )
-            done = step + 1
-            if previous is not None:  # the step before, most likely finished by now
-                _check_finite(*previous, last_saved, workdir, checkpoint_dir, config)
-            previous = (done, metrics)
-            window.append(metrics)
-            log_now = done % config.log_every == 0 or done == num_steps
-            save_now = done % config.checkpoint_every == 0 or done == num_steps
-            eval_now = eval_every and done % eval_every == 0 and done < num_steps
-            if log_now or save_now or eval_now:
-                _check_finite(*previous, last_saved, workdir, checkpoint_dir, config)
-                previous = None
-            if log_now:
-                rate = (done - start) / (time.perf_counter() - t0)
-                _log_line(workdir, done, num_steps, steps_per_epoch, window, rate, config)
-                if done % config.log_every == 0:  # the last line, off the schedule, keeps it
-                    window = []
-            if eval_now:
-                _log_test(workdir, done, apply_fn, params, batch_stats, test_set, config, mesh)
-            if save_now:
-                windows.put(done, window, keep={c.step for c in ckpt.checkpoints})
-                with _quiet_orbax():
-                    ckpt.save(done, checkpoint(), force=True)
-                last_saved = done
-        elapsed = time.perf_counter() - t0
+        state, elapsed = _steps(run, state, start, restored is not None)
     finally:
         with _quiet_orbax():
             ckpt.close()
 
-    state = nnx.merge_state(params, batch_stats)
-    history = workdir.metrics()
-    if history and history[-1]["step"] == num_steps and "test_accuracy" in history[-1]:
-        test = evaluate(apply_fn, state, test_set, batch_size=config.eval_batch_size, mesh=mesh)
-    else:
-        test = _log_test(workdir, num_steps, apply_fn, params, batch_stats, test_set, config, mesh)
-    logging.info("test loss %.4f  accuracy %.4f", test["loss"], test["accuracy"])
-    speed = _steps_per_second(history, start, num_steps, elapsed, config.batch_size)
-    # Hand back host arrays: the mesh is a detail of training, and callers mix the parameters
-    # with arrays on the default device (or on a mesh of their own).
-    return TrainResult(
-        apply_fn,
-        jax.device_get(state),
-        workdir.metrics(),
-        test,
-        speed,
-        start,
-        pure.graphdef,
-    )
+    return _result(run, state, start, elapsed, pure.graphdef)
