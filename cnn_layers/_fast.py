@@ -23,9 +23,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import lax
 
-__all__ = ["conv_general_dilated", "max_pool"]
+from cnn_layers._forward import _DIMS as _NHWC
 
-_NHWC = ("NHWC", "HWIO", "NHWC")
+__all__ = ["conv_general_dilated", "max_pool"]
 
 
 def _is_nhwc(lhs_shape, rhs_shape, dimension_numbers) -> bool:
@@ -103,12 +103,10 @@ def conv_general_dilated(
     x = jnp.pad(lhs, ((0, 0), (top, bottom), (left, right), (0, 0)))
     n, h, w, _ = x.shape
     ho, wo = (h - (kh - 1) * dh - 1) // sh + 1, (w - (kw - 1) * dw - 1) // sw + 1
-    # the patches in two passes of kh + kw slices (not kh * kw): the kw shifts along the
-    # width, then the kh shifts of those along the height; columns ordered (a, b, c) as the
-    # HWIO kernel.
     if ho == 1 and wo == 1 and dh == dw == 1:  # the kernel covers the map: a dense layer
         patches = x[:, :kh, :kw, :]
-    else:
+    else:  # in kh + kw slices, not kh * kw: the kw shifts along the width, then the kh shifts
+        # of those along the height; columns ordered (a, b, c) as the HWIO kernel
         wide = _shifts(x, 2, kw, dw, wo, sw)  # (n, h, wo, kw * cin)
         patches = _shifts(wide, 1, kh, dh, ho, sh)  # (n, ho, wo, kh * kw * cin)
     # a 2-D matmul (XLA's fastest form); reshapes that merge or split the batch axis as the
