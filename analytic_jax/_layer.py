@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -144,7 +143,7 @@ class AnalyticConv(nnx.Module):
         batch = x.shape[:-3]
         x4 = x.reshape((-1, *x.shape[-3:]))
         dtype = jnp.result_type(x4.dtype, kernel.dtype)
-        y = jax.lax.conv_general_dilated(
+        y = cnn_layers.conv_general_dilated(
             x4.astype(dtype),
             kernel.astype(dtype),
             window_strides=self.strides,

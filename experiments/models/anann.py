@@ -83,6 +83,7 @@ def _conv(cin, cout, k, arrangement, padding, init_scale, rngs):
         padding=padding,
         kernel_init=init,
         bias_init=nnx.initializers.zeros_init(),
+        conv_general_dilated=cnn_layers.conv_general_dilated,
         rngs=rngs,
     )
 
