@@ -30,18 +30,35 @@ class FilterBank2D:
         ``2**(J - r)`` and drops the border row on each side: the space form of
         ``phi[r]``, used by the transform instead of an FFT.
       lowpass_cols: the same along columns, shape ``(Q // 2**J - 2, Q // 2**r)``.
+      coarse_psi: the inputs of the transform's coarse loop, which runs the resolutions
+        ``r = coarse_start .. J - 1`` with every field kept at the size
+        ``(Pc, Qc) = (P, Q) // 2**coarse_start`` (a field of resolution ``r`` repeated
+        ``t = 2**(r - coarse_start)`` times per axis, its spectrum on every ``t``-th
+        frequency): shape ``(J - coarse_start, J - 1 - coarse_start, L, Pc, Qc)``, entry
+        ``[r - coarse_start, i]`` the wavelets of scale ``r + 1 + i`` at resolution ``r`` on
+        that grid (zero past scale ``J - 1``, and zero off the grid); an empty array when
+        ``coarse_start == J``.
+      coarse_lowpass: the low-pass of the loop's resolutions as one matrix each, shape
+        ``(J - coarse_start, Pc * Qc, m * n)`` with ``(m, n) = (P, Q) // 2**J - 2``: entry
+        ``[r - coarse_start]`` is ``kron(lowpass_rows[r], lowpass_cols[r]).T`` on the first
+        period of a tiled field, zero elsewhere (``m n <= Pc Qc / 64`` where the loop runs).
       shape: the unpadded input shape ``(M, N)`` (static).
       J: number of scales (static).
       L: number of orientations (static).
+      coarse_start: the first resolution of the coarse loop, ``J`` when there is none
+        (static; see :func:`coarse_start_2d`).
     """
 
     phi: tuple[Array, ...]
     psi: tuple[Array, ...]
     lowpass_rows: tuple[Array, ...]
     lowpass_cols: tuple[Array, ...]
+    coarse_psi: Array
+    coarse_lowpass: Array
     shape: tuple[int, int]
     J: int
     L: int
+    coarse_start: int
 
     @property
     def padded_shape(self) -> tuple[int, int]:
@@ -51,9 +68,53 @@ class FilterBank2D:
 
 jax.tree_util.register_dataclass(
     FilterBank2D,
-    data_fields=["phi", "psi", "lowpass_rows", "lowpass_cols"],
-    meta_fields=["shape", "J", "L"],
+    data_fields=["phi", "psi", "lowpass_rows", "lowpass_cols", "coarse_psi", "coarse_lowpass"],
+    meta_fields=["shape", "J", "L", "coarse_start"],
 )
+
+# The transform runs its coarsest resolutions in one loop, one step per scale, so that its
+# program stops growing with J. The loop keeps every field at the size of its first resolution,
+# and so wastes work on the later ones; it starts where fields are small (at most
+# _COARSE_PIXELS, and at most 1 / _COARSE_FRACTION of the padded image: the loop's steps then
+# cost a few percent of the finer ones'), and only where it replaces at least _MIN_LOOP_STEPS
+# unrolled steps (each costs ~50 ms of compile on a 2-core CPU; the loop body ~150 ms).
+_COARSE_PIXELS = 64 * 64
+_COARSE_FRACTION = 64
+_MIN_LOOP_STEPS = 4
+
+
+def coarse_start_2d(padded_shape: tuple[int, int], J: int) -> int:
+    """The first resolution whose padded fields have at most 4096 pixels and at most 1/64 of
+    the padded image's, where the 2D transform's coarse loop starts; ``J`` (no loop) if that
+    leaves fewer than 4 scales.
+
+    Examples:
+      >>> coarse_start_2d((512, 512), 7), coarse_start_2d((288, 288), 4)
+      (3, 4)
+    """
+    P, Q = padded_shape
+    for r in range(1, J):
+        pixels = (P >> r) * (Q >> r)
+        if pixels <= _COARSE_PIXELS and pixels * _COARSE_FRACTION <= P * Q:
+            return r if J - r >= _MIN_LOOP_STEPS else J
+    return J
+
+
+def _coarse_tables(psi_levels, rows, cols, shape, J, L, start):
+    """The coarse loop's inputs (see :class:`FilterBank2D`) from the per-resolution filters."""
+    P, Q = shape
+    Pc, Qc = P >> start, Q >> start
+    steps, slots = J - start, max(J - 1 - start, 0)
+    psi = np.zeros((steps, slots, L, Pc, Qc))
+    for r in range(start, J - 1):
+        t = 2 ** (r - start)
+        psi[r - start, : J - 1 - r, :, ::t, ::t] = psi_levels[r][1:]
+    m, n = rows[0].shape[0], cols[0].shape[0]
+    lowpass = np.zeros((steps, Pc, Qc, m, n))
+    for r in range(start, J):
+        block = np.einsum("ap,bq->pqab", rows[r], cols[r])
+        lowpass[r - start, : P >> r, : Q >> r] = block
+    return psi, lowpass.reshape(steps, Pc * Qc, m * n)
 
 
 def padded_shape_2d(shape: tuple[int, int], J: int) -> tuple[int, int]:
@@ -240,14 +301,20 @@ def filter_bank_2d(shape: tuple[int, int], *, J: int, L: int = 8, dtype=None) ->
     phi, psi, rows, cols = morlet_filters_2d_numpy(padded_shape_2d(shape, J), J, L)
     if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(psi))):
         raise ValueError(f"filter bank is not finite for shape={shape}, J={J}, L={L}")
-    phi_levels = tuple(jnp.asarray(_spectral_crop(phi, r), dtype) for r in range(J))
-    psi_levels = tuple(jnp.asarray(_spectral_crop(psi[r:], r), dtype) for r in range(max(J - 1, 1)))
+    phi_levels = tuple(_spectral_crop(phi, r) for r in range(J))
+    psi_levels = tuple(_spectral_crop(psi[r:], r) for r in range(max(J - 1, 1)))
+    start = coarse_start_2d((p_rows, p_cols), J)
+    coarse = _coarse_tables(psi_levels, rows, cols, (p_rows, p_cols), J, L, start)
+    as_jax = lambda arrays: tuple(jnp.asarray(a, dtype) for a in arrays)
     return FilterBank2D(
-        phi=phi_levels,
-        psi=psi_levels,
-        lowpass_rows=tuple(jnp.asarray(a, dtype) for a in rows),
-        lowpass_cols=tuple(jnp.asarray(a, dtype) for a in cols),
+        phi=as_jax(phi_levels),
+        psi=as_jax(psi_levels),
+        lowpass_rows=as_jax(rows),
+        lowpass_cols=as_jax(cols),
+        coarse_psi=jnp.asarray(coarse[0], dtype),
+        coarse_lowpass=jnp.asarray(coarse[1], dtype),
         shape=shape,
         J=J,
         L=L,
+        coarse_start=start,
     )

@@ -127,6 +127,65 @@ def _fold2(z: jax.Array) -> jax.Array:
     return 0.25 * ((z[..., :p, :q] + z[..., :p, q:]) + (z[..., p:, :q] + z[..., p:, q:]))
 
 
+def _spread(z: jax.Array, k: int) -> jax.Array:
+    """Puts ``z[..., m, n]`` at ``[..., k m, k n]`` of an array ``k`` times the size, zeros
+    elsewhere."""
+    pads = [(0, 0, 0)] * (z.ndim - 2) + [(0, k - 1, k - 1)] * 2
+    return jax.lax.pad(z, jnp.zeros((), z.dtype), pads)
+
+
+def _subsample_tiled(z: jax.Array, k: int) -> jax.Array:
+    """Subsampling by ``k`` in space of tiled spectra (see :class:`FilterBank2D`'s
+    ``coarse_psi``): the sum of the ``k x k`` blocks of size ``(Pc, Qc) / k``, spread back to
+    every ``k``-th frequency. Same shape in and out; equal to Kymatio's fold by ``k``."""
+    P, Q = z.shape[-2:]
+    blocks = z.reshape(*z.shape[:-2], k, P // k, k, Q // k)
+    return _spread(blocks.sum(axis=(-4, -2)), k)
+
+
+def _coarse_loop(pending: jax.Array, filters: FilterBank2D, order2: bool) -> jax.Array:
+    """The resolutions ``r0 = filters.coarse_start .. J - 1``, one loop step each, every field
+    at the size ``(Pc, Qc)`` of resolution ``r0``, tiled (see :class:`FilterBank2D`).
+
+    ``pending``: ``(J - r0, items, c, g, Pc, Qc)``, the products that reach resolution
+    ``r0 + t`` at ``t``, as the unrolled steps leave them. Each product is subsampled once,
+    straight to the resolution that uses it, and waits there in an arrivals buffer: one entry
+    per resolution, and ``J - 1 - r0`` more that take the (zero) products with scales past
+    ``J - 1``. A step reads its entry and writes its new products for all the coarser
+    resolutions at once, in place. Items are fixed: item 0 is order 1, item
+    ``1 + j1 L + theta2`` the order-2 product from scale ``j1`` (zero until written), so with
+    order 2 there are ``1 + (J - 1) L``. Returns the low-passed moduli,
+    ``(J - r0, items, c, g, m, n)``.
+    """
+    J, L, r0 = filters.J, filters.L, filters.coarse_start
+    steps, slots = J - r0, J - 1 - r0
+    if order2:
+        pending = jnp.pad(
+            pending, ((0, 0), (0, 1 + (J - 1) * L - pending.shape[1])) + ((0, 0),) * 4
+        )
+    arrivals = [pending[0]] + [_subsample_tiled(pending[t], 2**t) for t in range(1, steps)]
+    arrivals = jnp.stack(arrivals + [jnp.zeros_like(pending[0])] * slots)
+    m, n = filters.lowpass_rows[0].shape[0], filters.lowpass_cols[0].shape[0]
+
+    def step(arrivals, inputs):
+        r, psi_r, lowpass_r = inputs
+        u = _modulus_at(jax.lax.dynamic_index_in_dim(arrivals, r - r0, keepdims=False))
+        s = (u.reshape(*u.shape[:-2], -1) @ lowpass_r).reshape(*u.shape[:-2], m, n)
+        if order2:
+            re, im = (part[None] for part in _spectrum(u[0]))  # (1, c, g, Pc, Qc)
+            new = []
+            for slot in range(slots):  # the products with the wavelets of j2 = r + 1 + slot
+                f = psi_r[slot][:, None, None]  # (theta2, 1, 1, Pc, Qc)
+                new.append(_subsample_tiled(jax.lax.complex(re * f, im * f), 2 ** (slot + 1)))
+            # (at r = J - 1 the item offset is clamped, inside the entries past J - 1)
+            index = (r + 1 - r0, 1 + r * L, 0, 0, 0, 0)
+            arrivals = jax.lax.dynamic_update_slice(arrivals, jnp.stack(new), index)
+        return arrivals, s
+
+    psi = filters.coarse_psi if order2 else jnp.zeros((steps, 0), filters.coarse_psi.dtype)
+    return jax.lax.scan(step, arrivals, (jnp.arange(r0, J), psi, filters.coarse_lowpass))[1]
+
+
 def _pair_channels(J: int, L: int) -> np.ndarray:
     """Where Kymatio's order-2 channels ``(j1, theta1, j2, theta2)`` sit in the flattened
     ``(pair, theta1, theta2)`` array, pairs ordered by ``(j2, j1)`` (the order the levels
@@ -167,6 +226,8 @@ def _scattering2d_chunk(
     2 per step equals Kymatio's fold by ``2**(j2 - j1)`` (a fold by ``ab`` is a fold by ``a``
     then by ``b``). Order-1 fields are (image, theta1, ...); order-2 products put the filter axes
     first, (j2, j1, theta2, theta1, image, ...), so that each filter is read once per step.
+    The resolutions from ``filters.coarse_start`` on are one loop step each
+    (:func:`_coarse_loop`), so that deep transforms compile one body for their coarsest scales.
     """
     psi, rows, cols = filters.psi, filters.lowpass_rows, filters.lowpass_cols
     (M, N), (P, Q) = filters.shape, filters.padded_shape
@@ -177,6 +238,7 @@ def _scattering2d_chunk(
     order0 = _low_pass(x_pad, rows[0], cols[0])
     order2 = max_order == 2 and J > 1
     c, m, n = x.shape[0], order0.shape[-2], order0.shape[-1]
+    coarse = filters.coarse_start  # resolutions from here on run in one loop
 
     def theta1_group(start):
         """Orders 1 and 2 for the first-order angles ``start .. start + group - 1``."""
@@ -190,7 +252,7 @@ def _scattering2d_chunk(
             pending = filter_fold(x_hat, psi_group[1:], 2).reshape(c, J - 1, g, P // 2, Q // 2)
             pending = jnp.swapaxes(pending, 0, 1)[:, None]
         s1, s2 = [], []
-        for r in range(J):
+        for r in range(coarse):
             if r > 0:
                 ready = pending[0]
             u = _modulus_at(ready)  # (items, c, g, P_r, Q_r)
@@ -208,7 +270,16 @@ def _scattering2d_chunk(
                 new = new.reshape(J - 1 - r, L, *new.shape[1:])
                 rest = jnp.concatenate([rest, new], axis=1)
             pending = rest
-        s1 = jnp.stack(s1)  # (J, c, g, m, n)
+        s1 = jnp.stack(s1)  # (coarse, c, g, m, n), then the loop's resolutions
+        if coarse < J:
+            s = _coarse_loop(pending, filters, order2)  # (J - coarse, items, c, g, m, n)
+            s1 = jnp.concatenate([s1, s[:, 0]])
+            if order2:  # the (j2, j1 < j2) products in the order of the unrolled steps
+                s2_loop = s[:, 1:].reshape(-1, L, *s.shape[2:])
+                pairs = [
+                    (j2 - coarse) * (J - 1) + j1 for j2 in range(coarse, J) for j1 in range(j2)
+                ]
+                s2.append(jnp.take(s2_loop, np.asarray(pairs, np.int32), axis=0))
         if not s2:
             return s1, None
         return s1, jnp.concatenate(s2)  # ((j2, j1) pairs, theta2, c, g, m, n)
@@ -296,9 +367,11 @@ def scattering2d(
     for ``j2 > j1``, computed on the reflect-padded image with Fourier-domain filters
     (:func:`filter_bank_2d`), subsampling each modulus by ``2**j`` and cropping the border at
     the final resolution. One step per resolution, the same few operations at each (the
-    program grows by a constant per scale, never per path, so compiling stays quick for any
-    ``J``): the spectra waiting for a resolution are folded down to it by 2 at a time; the
-    low-pass is applied in space as two small matrix products; vectorised over orientations
+    program grows by a constant per scale, never per path): the spectra waiting for a
+    resolution are folded down to it by 2 at a time; the low-pass is applied in space as two
+    small matrix products. Where the coarsest resolutions are small and many (``J >= 7`` on
+    large images: ``filters.coarse_start``), they run as one loop step each, so that the
+    program, and the compile time, stop growing with ``J``. Vectorised over orientations
     and over all second-order paths that reach a resolution, and, on a CPU, looped over
     cache-sized chunks of the batch. One XLA program per (shape, dtype, J, L, max_order).
     Differentiable (the modulus has derivative 0 at 0). A batch sharded over devices gives

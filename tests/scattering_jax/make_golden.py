@@ -40,6 +40,12 @@ CASES_1D_OPTIONS = (
     ("1d_500_J5_Q4-2_T0", 1, 500, 5, (4, 2), 0, 0),
     ("1d_1024_J4_Q8-1_T0_os1", 1, 1024, 4, (8, 1), 0, 1),
 )
+# Cases deep enough that the coarsest resolutions run in scattering2d's coarse loop (issue 15),
+# drawn from their own seed so that adding them left the cases above unchanged.
+CASES_2D_COARSE = (  # (name, batch, M, N, J, L)
+    ("2d_32x70_J5_L4", 2, 32, 70, 5, 4),
+    ("2d_64x64_J4_L8", 1, 64, 64, 4, 8),
+)
 # (name, batch, M, N, J, L): Kymatio's pre_pad=True (the input is already padded) and
 # out_type='list' (each coefficient with its j, n and theta)
 CASES_2D_OPTIONS = (("2d_28x28_J2_L4_prepad", 2, 28, 28, 2, 4),)
@@ -122,6 +128,13 @@ def main() -> None:
                 frontend="numpy",
             )
             put_list(arrays, f"{name}/order{order}", op(x), ("j", "n", "theta"))
+    rng = np.random.default_rng(20261203)
+    for name, batch, M, N, J, L in CASES_2D_COARSE:
+        x = image(rng, batch, M, N)
+        arrays[f"{name}/x"] = x
+        for order in (1, 2):
+            op = Scattering2D(J=J, shape=(M, N), L=L, max_order=order, frontend="numpy")
+            arrays[f"{name}/order{order}"] = np.asarray(op(x), np.float64)
     np.savez_compressed(OUT, **arrays)
     for key, value in arrays.items():
         print(f"{key:28s} {value.shape}")

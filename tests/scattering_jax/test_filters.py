@@ -36,3 +36,32 @@ def test_filter_banks_are_pytrees_and_cast():
     # 1D wavelets are L1-normalised in time (Kymatio's convention)
     l1 = np.abs(np.fft.ifft(np.asarray(fb1.psi1, np.float64), axis=-1)).sum(-1)
     np.testing.assert_allclose(l1, 1.0, rtol=1e-5)
+
+
+def test_coarse_loop_tables_are_the_tiled_filters():
+    from tests.scattering_jax.coarse import coarse_loop_from_resolution_1
+
+    J, L = 4, 2
+    with jax.enable_x64(True), coarse_loop_from_resolution_1():
+        fb = sj.filter_bank_2d((24, 40), J=J, L=L)
+    P, Q = fb.padded_shape
+    r0 = fb.coarse_start
+    assert r0 == 1
+    Pc, Qc = P >> r0, Q >> r0
+    psi = np.asarray(fb.coarse_psi)
+    lowpass = np.asarray(fb.coarse_lowpass)
+    m, n = fb.lowpass_rows[0].shape[0], fb.lowpass_cols[0].shape[0]
+    assert psi.shape == (J - r0, J - 1 - r0, L, Pc, Qc)
+    assert lowpass.shape == (J - r0, Pc * Qc, m * n)
+    for r in range(r0, J):
+        t = 2 ** (r - r0)
+        for i in range(J - 1 - r0):
+            expected = np.zeros((L, Pc, Qc))
+            if r + 1 + i < J:  # wavelet of scale r + 1 + i at resolution r, every t-th frequency
+                expected[:, ::t, ::t] = np.asarray(fb.psi[r])[1 + i]
+            np.testing.assert_array_equal(psi[r - r0, i], expected)
+        # the low-pass of resolution r on the first period of a tiled field
+        u = np.random.default_rng(r).standard_normal((P >> r, Q >> r))
+        tiled = np.tile(u, (t, t))
+        ref = np.asarray(fb.lowpass_rows[r]) @ u @ np.asarray(fb.lowpass_cols[r]).T
+        np.testing.assert_allclose((tiled.reshape(-1) @ lowpass[r - r0]).reshape(m, n), ref)

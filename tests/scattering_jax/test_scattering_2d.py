@@ -1,3 +1,4 @@
+import contextlib
 import functools
 import pathlib
 
@@ -8,8 +9,10 @@ import pytest
 from jax.test_util import check_grads
 
 import scattering_jax as sj
+import scattering_jax._filters_2d as filters_2d
 import scattering_jax._scattering_2d as scattering_2d_module
 from tests.scattering_jax import oracles
+from tests.scattering_jax.coarse import coarse_loop_from_resolution_1, no_coarse_loop
 from tests.scattering_jax.program_size import program_size
 
 GOLDEN = pathlib.Path(__file__).with_name("golden_kymatio.npz")
@@ -17,7 +20,15 @@ CASES = {  # name -> (J, L), as written by make_golden.py
     "2d_32x32_J2_L8": (2, 8),
     "2d_64x64_J3_L4": (3, 4),
     "2d_48x64_J3_L8": (3, 8),
+    "2d_32x70_J5_L4": (5, 4),
+    "2d_64x64_J4_L8": (4, 8),
 }
+PATHS = {"unrolled": contextlib.nullcontext, "coarse-loop": coarse_loop_from_resolution_1}
+# every case as the default bank computes it, and with J >= 3 through the coarse loop (which the
+# default thresholds keep for J >= 7)
+GOLDEN_PATHS = [(name, "unrolled") for name in sorted(CASES)] + [
+    (name, "coarse-loop") for name in sorted(CASES) if CASES[name][0] >= 3
+]
 
 
 @functools.cache
@@ -27,11 +38,13 @@ def _golden():
 
 
 @functools.cache
-def _ours(name: str, x64: bool, max_order: int) -> np.ndarray:
+def _ours(name: str, x64: bool, max_order: int, path: str = "unrolled") -> np.ndarray:
     J, L = CASES[name]
     with jax.enable_x64(x64):
         x = _golden()[f"{name}/x"]
-        fb = sj.filter_bank_2d(x.shape[-2:], J=J, L=L)
+        with PATHS[path]():
+            fb = sj.filter_bank_2d(x.shape[-2:], J=J, L=L)
+        assert (fb.coarse_start < J) == (path == "coarse-loop"), (name, path)
         dtype = jnp.float64 if x64 else jnp.float32
         return np.asarray(sj.scattering2d(jnp.asarray(x, dtype), fb, J=J, max_order=max_order))
 
@@ -44,10 +57,10 @@ def _channel_errors(ours: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
 @pytest.mark.parametrize("max_order", [1, 2])
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_matches_kymatio_golden(name, max_order, x64):
+@pytest.mark.parametrize("name, path", GOLDEN_PATHS)
+def test_matches_kymatio_golden(name, path, max_order, x64):
     ref = _golden()[f"{name}/order{max_order}"]
-    ours = _ours(name, x64, max_order)
+    ours = _ours(name, x64, max_order, path)
     assert ours.dtype == (np.float64 if x64 else np.float32)
     assert ours.shape == ref.shape
     errors = _channel_errors(ours, ref)
@@ -61,17 +74,22 @@ def test_order1_is_prefix_of_order2(name):
     np.testing.assert_allclose(first, second[:, : first.shape[1]], rtol=1e-6, atol=1e-7)
 
 
-def test_fft_path_equals_direct_convolution_float64():
-    J, L = 2, 2
+@pytest.mark.parametrize("path, shape, J", [("unrolled", (12, 8), 2), ("coarse-loop", (16, 40), 4)])
+def test_fft_path_equals_direct_convolution_float64(path, shape, J):
+    L = 2
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((12, 8)) + np.linspace(0, 2, 8)[None, :]
+    x = rng.standard_normal(shape) + np.linspace(0, 2, shape[1])[None, :]
     with jax.enable_x64(True):
-        fb = sj.filter_bank_2d((12, 8), J=J, L=L)
+        with PATHS[path]():
+            fb = sj.filter_bank_2d(shape, J=J, L=L)
+        assert fb.coarse_start == (1 if path == "coarse-loop" else J)
         ours = np.asarray(sj.scattering2d(jnp.asarray(x), fb, J=J))
         phi = [np.asarray(f) for f in fb.phi]
         psi = [np.asarray(f) for f in fb.psi]
     ref = oracles.scattering2d_direct(x, phi, psi, J, L)
-    assert ours.shape == ref.shape == (sj.paths_2d(J, L).order.shape[0], 3, 2)
+    P, Q = fb.padded_shape
+    expected = (sj.paths_2d(J, L).order.shape[0], P // 2**J - 2, Q // 2**J - 2)
+    assert ours.shape == ref.shape == expected
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
 
 
@@ -90,13 +108,16 @@ def test_lowpass_matrices_equal_fourier_low_pass_float64():
             np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
-def test_gradient_matches_finite_differences_float64():
+@pytest.mark.parametrize("path, shape, J", [("unrolled", (8, 8), 2), ("coarse-loop", (16, 16), 4)])
+def test_gradient_matches_finite_differences_float64(path, shape, J):
     with jax.enable_x64(True):
-        fb = sj.filter_bank_2d((8, 8), J=2, L=2)
-        x = jnp.asarray(np.random.default_rng(2).standard_normal((8, 8)))
+        with PATHS[path]():
+            fb = sj.filter_bank_2d(shape, J=J, L=2)
+        assert fb.coarse_start == (1 if path == "coarse-loop" else J)
+        x = jnp.asarray(np.random.default_rng(2).standard_normal(shape))
 
         def loss(v):
-            s = sj.scattering2d(v, fb, J=2)
+            s = sj.scattering2d(v, fb, J=J)
             return jnp.sum(s**2) + jnp.sum(jnp.sin(s[3]))
 
         check_grads(loss, (x,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
@@ -254,3 +275,62 @@ def test_program_size_grows_by_a_bounded_step_per_scale_and_not_with_L():
         assert max(steps) <= PROGRAM_GROWTH_PER_SCALE, (L, steps)
     for J in (2, 3, 4, 5):
         assert abs(sizes[J, 8] - sizes[J, 2]) <= 0.1 * sizes[J, 2], sizes
+
+
+# In the coarse loop one step serves every scale: an extra scale adds only its share of the
+# loop's inputs and of the output's channel order (about 30 instructions), against 90-140 for
+# an unrolled step.
+LOOP_GROWTH_PER_SCALE = 45
+
+
+def test_program_size_is_flat_in_J_inside_the_coarse_loop():
+    x = jax.ShapeDtypeStruct((1, 64, 64), jnp.float32)
+    sizes = {}
+    for J in (3, 4, 5, 6):
+        with coarse_loop_from_resolution_1():
+            fb = sj.filter_bank_2d((64, 64), J=J, L=8)
+        assert fb.coarse_start == 1
+        sizes[J] = program_size(lambda v, f, J=J: sj.scattering2d(v, f, J=J), x, fb)
+    steps = [sizes[J + 1] - sizes[J] for J in (3, 4, 5)]
+    assert max(steps) <= LOOP_GROWTH_PER_SCALE, (steps, sizes)
+
+
+def test_default_coarse_loop_equals_the_unrolled_steps():
+    # the default thresholds put (128, 128) J=7 (padded 384) in the loop from resolution 3
+    # (48 x 48 fields, four scales); the same transform fully unrolled is the oracle
+    x = jnp.asarray(np.random.default_rng(7).standard_normal((1, 128, 128)), jnp.float32)
+    looped = sj.filter_bank_2d((128, 128), J=7, L=2)
+    with no_coarse_loop():
+        unrolled = sj.filter_bank_2d((128, 128), J=7, L=2)
+    assert (looped.coarse_start, unrolled.coarse_start) == (3, 7)
+    ours = np.asarray(sj.scattering2d(x, looped, J=7))
+    ref = np.asarray(sj.scattering2d(x, unrolled, J=7))
+    assert _channel_errors(ours, ref).max() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "padded, J, start",
+    [
+        ((512, 512), 7, 3),
+        ((768, 768), 8, 4),
+        ((384, 384), 6, 6),
+        ((768, 768), 7, 7),
+        ((96, 96), 5, 5),
+        ((2048, 2048), 9, 5),
+        ((384, 768), 7, 7),
+        ((384, 768), 8, 4),
+    ],
+)
+def test_coarse_start_rule(padded, J, start):
+    # the first resolution with <= 4096 pixels and <= 1/64 of the padded image, if it leaves
+    # four scales or more
+    assert filters_2d.coarse_start_2d(padded, J) == start
+
+
+def test_chunked_coarse_loop_equals_one_step(small_chunks):
+    with coarse_loop_from_resolution_1():
+        fb = sj.filter_bank_2d((16, 24), J=3, L=4)
+    x = jnp.asarray(np.random.default_rng(8).standard_normal((4, 16, 24)), jnp.float32)
+    one_step = np.asarray(sj.scattering2d(x, fb, J=3))
+    small_chunks(1)  # one image and one first-order angle per step
+    np.testing.assert_allclose(sj.scattering2d(x, fb, J=3), one_step, rtol=1e-5, atol=1e-6)
