@@ -41,7 +41,7 @@ class FilterBank2D:
       coarse_lowpass: the low-pass of the loop's resolutions as one matrix each, shape
         ``(J - coarse_start, Pc * Qc, m * n)`` with ``(m, n) = (P, Q) // 2**J - 2``: entry
         ``[r - coarse_start]`` is ``kron(lowpass_rows[r], lowpass_cols[r]).T`` on the first
-        period of a tiled field, zero elsewhere (``m n <= Pc Qc / 64`` where the loop runs).
+        period of a tiled field, zero elsewhere (``m n < Pc Qc / 4**(J - coarse_start)``).
       shape: the unpadded input shape ``(M, N)`` (static).
       J: number of scales (static).
       L: number of orientations (static).

@@ -81,9 +81,11 @@ def test_array_and_dict_outputs_hold_the_list(name):
     items, array, table = make(out_type="list")(x), make()(x), make(out_type="dict")(x)
     assert array.shape == (batch, len(items), items[0]["coef"].shape[-1])
     assert list(table) == [item["n"] for item in items]
+    # three separately compiled programs: equal up to float32 rounding (bitwise equality
+    # failed once in a full-suite run; a misplaced channel is off by O(1))
     for i, item in enumerate(items):
-        np.testing.assert_array_equal(array[:, i], item["coef"])
-        np.testing.assert_array_equal(table[item["n"]], item["coef"])
+        np.testing.assert_allclose(array[:, i], item["coef"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(table[item["n"]], item["coef"], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("max_order", [1, 2])
