@@ -17,9 +17,3 @@ def coarse_loop_from_resolution_1():
         mock.patch.object(filters_2d, "_MIN_LOOP_STEPS", 2),
     ):
         yield
-
-
-@contextlib.contextmanager
-def no_coarse_loop():
-    with mock.patch.object(filters_2d, "_MIN_LOOP_STEPS", 2**62):
-        yield

@@ -68,6 +68,8 @@ with unchecked():  # some cases build their bad arguments up front
              words="shape"),
         case("filter_bank_2d/dtype int", sj.filter_bank_2d, (16, 16), J=2, dtype=jnp.int32,
              exc=TypeError, words="dtype"),
+        case("filter_bank_2d/coarse_loop", sj.filter_bank_2d, (16, 16), J=2, coarse_loop=1,
+             exc=TypeError, words="coarse_loop"),
         # paths
         case("paths_1d/filters", sj.paths_1d, FB2, exc=TypeError, words="filters"),
         case("paths_1d/max_order", sj.paths_1d, FB1, 3, exc=ValueError, words="max_order"),
