@@ -38,10 +38,10 @@ class FilterBank2D:
         ``[r - coarse_start, i]`` the wavelets of scale ``r + 1 + i`` at resolution ``r`` on
         that grid (zero past scale ``J - 1``, and zero off the grid); an empty array when
         ``coarse_start == J``.
-      coarse_lowpass: the low-pass of the loop's resolutions as one matrix each, shape
-        ``(J - coarse_start, Pc * Qc, m * n)`` with ``(m, n) = (P, Q) // 2**J - 2``: entry
-        ``[r - coarse_start]`` is ``kron(lowpass_rows[r], lowpass_cols[r]).T`` on the first
-        period of a tiled field, zero elsewhere (``m n < Pc Qc / 4**(J - coarse_start)``).
+      coarse_lowpass: the low-pass of the loop's resolutions as one linear map each, shape
+        ``(J - coarse_start, Pc, Qc, m, n)`` with ``(m, n) = (P, Q) // 2**J - 2``: entry
+        ``[r - coarse_start, p, q, a, b]`` is ``lowpass_rows[r][a, p] lowpass_cols[r][b, q]``
+        on the first period of a tiled field, zero elsewhere.
       shape: the unpadded input shape ``(M, N)`` (static).
       J: number of scales (static).
       L: number of orientations (static).
@@ -114,7 +114,7 @@ def _coarse_tables(psi_levels, rows, cols, shape, J, L, start):
     for r in range(start, J):
         block = np.einsum("ap,bq->pqab", rows[r], cols[r])
         lowpass[r - start, : P >> r, : Q >> r] = block
-    return psi, lowpass.reshape(steps, Pc * Qc, m * n)
+    return psi, lowpass
 
 
 def padded_shape_2d(shape: tuple[int, int], J: int) -> tuple[int, int]:

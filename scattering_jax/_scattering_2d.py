@@ -132,6 +132,19 @@ def _fold2(z: jax.Array) -> jax.Array:
     return 0.25 * ((z[..., :p, :q] + z[..., :p, q:]) + (z[..., p:, :q] + z[..., p:, q:]))
 
 
+def _reshape_tail(z: jax.Array, tail: tuple[int, ...], axes: int) -> jax.Array:
+    """``z`` with its last ``axes`` axes reshaped to ``tail``, the leading axes (and their
+    sharding, with a batch sharded over devices) as they are."""
+    shape = (*z.shape[:-axes], *tail)
+    sharding = jax.typeof(z).sharding
+    spec = tuple(getattr(sharding, "spec", ()))
+    if not any(spec):
+        return z.reshape(shape)
+    spec = spec + (None,) * (z.ndim - len(spec))
+    out = jax.P(*spec[: z.ndim - axes], *(None,) * len(tail))
+    return jax.lax.reshape(z, shape, out_sharding=jax.sharding.NamedSharding(sharding.mesh, out))
+
+
 def _spread(z: jax.Array, k: int) -> jax.Array:
     """Puts ``z[..., m, n]`` at ``[..., k m, k n]`` of an array ``k`` times the size, zeros
     elsewhere."""
@@ -144,8 +157,8 @@ def _subsample_tiled(z: jax.Array, k: int) -> jax.Array:
     ``coarse_psi``): the sum of the ``k x k`` blocks of size ``(Pc, Qc) / k``, spread back to
     every ``k``-th frequency. Same shape in and out; equal to Kymatio's fold by ``k``."""
     P, Q = z.shape[-2:]
-    blocks = z.reshape(*z.shape[:-2], k, P // k, k, Q // k)
-    return _spread(blocks.sum(axis=(-4, -2)), k)
+    blocks = _reshape_tail(z, (k, P // k, k, Q // k), 2).sum(axis=(-4, -2))
+    return _spread(blocks, k)
 
 
 def _coarse_loop(pending: jax.Array, filters: FilterBank2D, order2: bool) -> jax.Array:
@@ -170,13 +183,14 @@ def _coarse_loop(pending: jax.Array, filters: FilterBank2D, order2: bool) -> jax
         )
     arrivals = [pending[0]] + [_subsample_tiled(pending[t], 2**t) for t in range(1, steps)]
     arrivals = jnp.stack(arrivals + [jnp.zeros_like(pending[0])] * slots)
-    m, n = filters.lowpass_rows[0].shape[0], filters.lowpass_cols[0].shape[0]
+    Pc, Qc, m, n = filters.coarse_lowpass.shape[1:]
+    lowpass = filters.coarse_lowpass.reshape(steps, -1, m * n)
 
     def step(arrivals, inputs):
         r, psi_r, lowpass_r = inputs
         u = _modulus_at(jax.lax.dynamic_index_in_dim(arrivals, r - r0, keepdims=False))
-        s = jnp.matmul(u.reshape(*u.shape[:-2], -1), lowpass_r, precision=_EXACT)
-        s = s.reshape(*u.shape[:-2], m, n)
+        s = jnp.matmul(_reshape_tail(u, (Pc * Qc,), 2), lowpass_r, precision=_EXACT)
+        s = _reshape_tail(s, (m, n), 1)
         if order2:
             re, im = (part[None] for part in _spectrum(u[0]))  # (1, c, g, Pc, Qc)
             new = []
@@ -189,7 +203,7 @@ def _coarse_loop(pending: jax.Array, filters: FilterBank2D, order2: bool) -> jax
         return arrivals, s
 
     psi = filters.coarse_psi if order2 else jnp.zeros((steps, 0), filters.coarse_psi.dtype)
-    return jax.lax.scan(step, arrivals, (jnp.arange(r0, J), psi, filters.coarse_lowpass))[1]
+    return jax.lax.scan(step, arrivals, (jnp.arange(r0, J), psi, lowpass))[1]
 
 
 def _pair_channels(J: int, L: int) -> np.ndarray:
@@ -280,12 +294,9 @@ def _scattering2d_chunk(
         if coarse < J:
             s = _coarse_loop(pending, filters, order2)  # (J - coarse, items, c, g, m, n)
             s1 = jnp.concatenate([s1, s[:, 0]])
-            if order2:  # the (j2, j1 < j2) products in the order of the unrolled steps
-                s2_loop = s[:, 1:].reshape(-1, L, *s.shape[2:])
-                pairs = [
-                    (j2 - coarse) * (J - 1) + j1 for j2 in range(coarse, J) for j1 in range(j2)
-                ]
-                s2.append(jnp.take(s2_loop, np.asarray(pairs, np.int32), axis=0))
+            if order2:  # the (j2, j1 < j2) products, (j2, j1) in the order of the steps
+                by_j1 = s[:, 1:].reshape(J - coarse, J - 1, L, *s.shape[2:])
+                s2 += [by_j1[j2 - coarse, :j2] for j2 in range(coarse, J)]
         if not s2:
             return s1, None
         return s1, jnp.concatenate(s2)  # ((j2, j1) pairs, theta2, c, g, m, n)

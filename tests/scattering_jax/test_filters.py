@@ -52,7 +52,7 @@ def test_coarse_loop_tables_are_the_tiled_filters():
     lowpass = np.asarray(fb.coarse_lowpass)
     m, n = fb.lowpass_rows[0].shape[0], fb.lowpass_cols[0].shape[0]
     assert psi.shape == (J - r0, J - 1 - r0, L, Pc, Qc)
-    assert lowpass.shape == (J - r0, Pc * Qc, m * n)
+    assert lowpass.shape == (J - r0, Pc, Qc, m, n)
     for r in range(r0, J):
         t = 2 ** (r - r0)
         for i in range(J - 1 - r0):
@@ -64,4 +64,4 @@ def test_coarse_loop_tables_are_the_tiled_filters():
         u = np.random.default_rng(r).standard_normal((P >> r, Q >> r))
         tiled = np.tile(u, (t, t))
         ref = np.asarray(fb.lowpass_rows[r]) @ u @ np.asarray(fb.lowpass_cols[r]).T
-        np.testing.assert_allclose((tiled.reshape(-1) @ lowpass[r - r0]).reshape(m, n), ref)
+        np.testing.assert_allclose(np.einsum("pq,pqab->ab", tiled, lowpass[r - r0]), ref)

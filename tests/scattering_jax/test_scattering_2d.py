@@ -189,15 +189,18 @@ def test_accelerators_get_one_step_per_batch():
 
 
 @pytest.mark.multidevice
-def test_sharded_batch_equals_one_device(small_chunks):
+@pytest.mark.parametrize("path, J", [("unrolled", 2), ("coarse-loop", 3)])
+def test_sharded_batch_equals_one_device(small_chunks, path, J):
     assert jax.device_count() == 8
-    fb = sj.filter_bank_2d((16, 16), J=2, L=4)
+    with PATHS[path]():
+        fb = sj.filter_bank_2d((16, 16), J=J, L=4)
+    assert fb.coarse_start == (1 if path == "coarse-loop" else J)
     x = jnp.asarray(np.random.default_rng(5).standard_normal((16, 16, 16)), jnp.float32)
-    single = np.asarray(sj.scattering2d(jax.device_put(x, jax.devices()[0]), fb, J=2))
+    single = np.asarray(sj.scattering2d(jax.device_put(x, jax.devices()[0]), fb, J=J))
     small_chunks(2**17)  # several steps, each spanning all devices
     mesh = jax.make_mesh((8,), ("data",))
     xs = jax.device_put(x, jax.sharding.NamedSharding(mesh, jax.P("data")))
-    sharded = jax.jit(lambda v: sj.scattering2d(v, fb, J=2))(xs)
+    sharded = jax.jit(lambda v: sj.scattering2d(v, fb, J=J))(xs)
     assert len(sharded.sharding.device_set) == 8
     np.testing.assert_allclose(np.asarray(sharded), single, rtol=1e-5, atol=1e-6)
 
