@@ -79,6 +79,16 @@ def put_list(arrays: dict, key: str, coefficients: list, fields: tuple) -> None:
         arrays[f"{key}/{field}"] = table
 
 
+def put_2d(arrays: dict, rng: np.random.Generator, cases: tuple, Scattering2D) -> None:
+    """Stores each case's input image and Kymatio's order-1 and order-2 outputs."""
+    for name, batch, M, N, J, L in cases:
+        x = image(rng, batch, M, N)
+        arrays[f"{name}/x"] = x
+        for order in (1, 2):
+            op = Scattering2D(J=J, shape=(M, N), L=L, max_order=order, frontend="numpy")
+            arrays[f"{name}/order{order}"] = np.asarray(op(x), np.float64)
+
+
 def main() -> None:
     import kymatio
     from kymatio import Scattering1D, Scattering2D
@@ -86,12 +96,7 @@ def main() -> None:
     assert kymatio.__version__ == "0.3.0", kymatio.__version__
     rng = np.random.default_rng(20240603)
     arrays = {}
-    for name, batch, M, N, J, L in CASES_2D:
-        x = image(rng, batch, M, N)
-        arrays[f"{name}/x"] = x
-        for order in (1, 2):
-            op = Scattering2D(J=J, shape=(M, N), L=L, max_order=order, frontend="numpy")
-            arrays[f"{name}/order{order}"] = np.asarray(op(x), np.float64)
+    put_2d(arrays, rng, CASES_2D, Scattering2D)
     for name, batch, T, J in CASES_1D:
         x = signal(rng, batch, T)
         arrays[f"{name}/x"] = x
@@ -128,13 +133,7 @@ def main() -> None:
                 frontend="numpy",
             )
             put_list(arrays, f"{name}/order{order}", op(x), ("j", "n", "theta"))
-    rng = np.random.default_rng(20261203)
-    for name, batch, M, N, J, L in CASES_2D_COARSE:
-        x = image(rng, batch, M, N)
-        arrays[f"{name}/x"] = x
-        for order in (1, 2):
-            op = Scattering2D(J=J, shape=(M, N), L=L, max_order=order, frontend="numpy")
-            arrays[f"{name}/order{order}"] = np.asarray(op(x), np.float64)
+    put_2d(arrays, np.random.default_rng(20261203), CASES_2D_COARSE, Scattering2D)
     np.savez_compressed(OUT, **arrays)
     for key, value in arrays.items():
         print(f"{key:28s} {value.shape}")
