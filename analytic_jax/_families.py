@@ -20,6 +20,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
 from analytic_jax._tgd import tgd_first_order, tgd_second_order
@@ -57,7 +58,16 @@ def pixel_grid(kernel_size: int, dtype=jnp.float32) -> Float[Array, "2 k k"]:
 def _rotate(grid, theta):
     x, y = grid[0], grid[1]
     c, s = jnp.cos(theta), jnp.sin(theta)
-    return x * c + y * s, -x * s + y * c
+    if jnp.ndim(theta) == 0 or x.shape[-1] != 1:
+        return x * c + y * s, -x * s + y * c
+    # A table (theta (1, 1, n), grid (2, k, k, 1)): the rotation of every pixel by every angle
+    # as one small matmul, so that cos and sin are evaluated once per kernel, not per pixel
+    # (XLA would fuse them into the per-pixel loop through the broadcast).
+    k = x.shape[0]
+    pixels = jnp.stack([jnp.stack([x, y], -1), jnp.stack([y, -x], -1)]).reshape(2 * k * k, 2)
+    cs = jnp.stack([c.reshape(-1), s.reshape(-1)])
+    uv = jnp.dot(pixels, cs, precision=lax.Precision.HIGHEST).reshape(2, k, k, -1)
+    return uv[0], uv[1]
 
 
 def _gauss(v, sigma):
@@ -66,13 +76,24 @@ def _gauss(v, sigma):
 
 # Shape functions broadcast: AKPs are scalars with a (2, k, k) grid, or (1, 1, n) arrays with a
 # (2, k, k, 1) grid (n kernels, batch-minor, which vectorises far better than a vmap over n).
-def _zero_mean(k):
-    return k - jnp.mean(k, axis=(0, 1), keepdims=True)
+def _grid_variance(grid):
+    # mean of x**2 (and of y**2, and of u**2 for any rotation) over a k x k pixel-centred grid
+    k = grid.shape[1]
+    return (k * k - 1) / 12
 
 
-def _respond(k, probe):
-    # Scale so that the kernel's cross-correlation with `probe` at the origin is 1.
-    return k / jnp.sum(k * probe, axis=(0, 1), keepdims=True)
+def _normalise(k, probe):
+    # Zero mean, then unit cross-correlation with `probe` at the origin:
+    #   (k - m0 / N) / sum((k - m0 / N) probe),   m0 = sum k,
+    # with the denominator written as sum(k probe) - m0 sum(probe) / N: every sum is of an
+    # elementwise product, none of a term that holds another sum (which XLA's CPU loops
+    # recompute per element). Callers pass a probe of zero mean over the grid, so that the
+    # second term vanishes up to rounding and the difference does not cancel.
+    n = k.shape[0] * k.shape[1]
+    m0 = jnp.sum(k, axis=(0, 1), keepdims=True)
+    m1 = jnp.sum(k * probe, axis=(0, 1), keepdims=True)
+    sp = jnp.sum(probe, axis=(0, 1), keepdims=True)
+    return (k - m0 / n) / (m1 - m0 * sp / n)
 
 
 # ----------------------------------------------------------------------------- shape functions
@@ -91,7 +112,7 @@ def log_shape(akp, grid):
     a = r2 / (2 * sigma**2)
     # (a - 1) e^{-a} + 1, written without cancellation; the constant goes with the mean.
     k = a * jnp.exp(-a) - jnp.expm1(-a)
-    return _respond(_zero_mean(k), r2 / 4)
+    return _normalise(k, (r2 - 2 * _grid_variance(grid)) / 4)
 
 
 def tgd1_shape(akp, grid):
@@ -100,7 +121,7 @@ def tgd1_shape(akp, grid):
     sigma, theta = akp
     u, v = _rotate(grid, theta)
     k = tgd_first_order(u, sigma) * _gauss(v, sigma)
-    return _respond(_zero_mean(k), u)
+    return _normalise(k, u)
 
 
 def tgd2_shape(akp, grid):
@@ -110,7 +131,7 @@ def tgd2_shape(akp, grid):
     u, v = _rotate(grid, theta)
     h = grid.shape[1] / 2
     k = tgd_second_order(u, sigma, h) * _gauss(v, sigma)
-    return _respond(_zero_mean(k), u**2 / 2)
+    return _normalise(k, (u**2 - _grid_variance(grid)) / 2)
 
 
 def lot_shape(akp, grid):
@@ -121,7 +142,7 @@ def lot_shape(akp, grid):
     h = grid.shape[1] / 2
     k = tgd_second_order(x, sigma, h) * _gauss(y, sigma)
     k = k + _gauss(x, sigma) * tgd_second_order(y, sigma, h)
-    return _respond(_zero_mean(k), (x**2 + y**2) / 4)
+    return _normalise(k, (x**2 + y**2 - 2 * _grid_variance(grid)) / 4)
 
 
 # ----------------------------------------------------------------------------- canonical forms

@@ -145,6 +145,24 @@ def test_check_grads_wrt_akps(code):
         check_grads(f, (raw,), order=1, modes=("fwd", "rev"))
 
 
+@pytest.mark.parametrize("code", ANALYTIC)
+def test_table_kernels_equal_each_slice_kernel(code):
+    # Family.kernels (one broadcast over a table; the rotation as a matmul, sums of products)
+    # against Family.kernel slice by slice, and its gradients against finite differences
+    fam = get_family(code)
+    with jax.enable_x64(True):
+        raw = 0.8 * jax.random.normal(jax.random.key(3), (7, fam.n_params(5)), jnp.float64)
+        raw = raw.at[0].set(fam.unconstrain(jnp.asarray(AKPS[code], jnp.float64)))
+        for k in (4, 5):
+            grid = pixel_grid(k, jnp.float64)
+            table = np.asarray(jax.jit(fam.kernels)(raw, grid))
+            for j in range(raw.shape[0]):
+                np.testing.assert_allclose(
+                    table[..., j], fam.kernel(raw[j], grid), rtol=1e-12, atol=1e-13
+                )
+            check_grads(lambda r, g=grid: fam.kernels(r, g), (raw,), order=1, modes=("fwd", "rev"))
+
+
 def test_check_grads_plain():
     with jax.enable_x64(True):
         raw = jnp.arange(9.0, dtype=jnp.float64)
