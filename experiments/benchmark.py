@@ -59,6 +59,13 @@ def format_table(results: dict) -> str:
                 f"{suite:<11} {name:<58} {r['value']:>8.2f} {r['goal']:>7.2f}  "
                 f"{'yes' if r['met'] else 'NO'}"
             )
+    notes = [(suite, result.get("notes")) for suite, result in results.items()]
+    if any(n for _, n in notes):
+        lines.append("")
+        for suite, n in notes:
+            items = n.items() if isinstance(n, dict) else ((None, v) for v in n or ())
+            for key, value in items:
+                lines.append(f"{suite:<11} {value if key is None else f'{key}: {value}'}")
     return "\n".join(lines)
 
 

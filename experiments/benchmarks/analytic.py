@@ -18,11 +18,11 @@ import jax
 import optax
 from flax import nnx
 
-from experiments.benchmarks.timing import ratio, row, time_fn
+from experiments.benchmarks.timing import program_ops, ratio, row, time_fn
 from experiments.models import anann
 
 BATCH = 100
-ROUNDS = 3
+ROUNDS = 5
 CASE = "lenet_train_step_b100"
 STEP_GOAL = 1.1  # AnaNN-LeNet step at most this many plain steps
 
@@ -50,7 +50,7 @@ def run(*, repeats: int = 5) -> dict:
     x = jax.random.uniform(kx, (BATCH, 28, 28, 1))
     y = jax.random.randint(ky, (BATCH,), 0, 10)
     tx = optax.sgd(1e-3, momentum=0.9)
-    steps, counts, compile_s, medians = {}, {}, {}, {}
+    steps, counts, compile_s, medians, ops = {}, {}, {}, {}, {}
     for impl, arrangements in (("plain_lenet", {}), ("anann_lenet", anann.LENET_ARRANGEMENTS)):
         model = anann.build(
             lambda a=arrangements: anann.AnaLeNet(arrangements=a, init_scale=None, rngs=nnx.Rngs(0))
@@ -59,6 +59,7 @@ def run(*, repeats: int = 5) -> dict:
         step, params = make_step(model, tx)
         steps[impl] = (step, params, tx.init(params))
         _, compile_s[impl] = time_fn(step, *steps[impl][1:], x, y, repeats=1, warmup=1)
+        ops[impl] = program_ops(step, *steps[impl][1:], x, y)
     # alternate the two in rounds so that a load change on the machine hits both alike
     rounds = {impl: [] for impl in steps}
     cpu = {impl: [] for impl in steps}  # process CPU time: less sensitive to a shared machine
@@ -84,6 +85,7 @@ def run(*, repeats: int = 5) -> dict:
             "arrangements": dict(anann.LENET_ARRANGEMENTS),
             "conv_kernel_params": counts,
             "conv_param_reduction": reduction,
+            "compiled_step_ops": ops,
             "cpu_s_per_step": {impl: statistics.median(v) for impl, v in cpu.items()},
             "cpu_time_ratio_plain_over_anann": statistics.median(cpu["plain_lenet"])
             / statistics.median(cpu["anann_lenet"]),

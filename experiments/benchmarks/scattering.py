@@ -29,7 +29,8 @@ LARGE_CASES = ((8, 256, 6), (2, 512, 7))  # each in a fresh process, with its pe
 COMPILE_SERIES = (1, 256, (3, 4, 5, 6, 7))  # batch, size, J: compile time against J
 L = 8
 FILTER_BANK_CASE = (256, 4)
-SPEED_GOAL = 3.0
+SPEED_GOAL = 3.0  # over every Kymatio timing, jax.jit around its jax frontend included
+SHIPPED_GOAL = 4.0  # over the fastest frontend as shipped (numpy, torch, jax)
 FILTER_BANK_GOAL = 10.0
 FIRST_CALL_GOAL_S = 10.0  # first call of scattering2d, compile included
 COMPILE_VS_KYMATIO_GOAL = 0.5  # ours at most 2x jax.jit(kymatio)'s compile
@@ -239,7 +240,7 @@ def _benchmark_cases(rows: list, ratios: dict, repeats: int) -> None:
         ]
         if shipped:
             name = f"speedup vs fastest kymatio frontend as shipped (numpy, torch, jax), {case}"
-            ratios[name] = ratio(min(shipped) / ours, SPEED_GOAL)
+            ratios[name] = ratio(min(shipped) / ours, SHIPPED_GOAL)
         if "kymatio-jax+jit" in timed:
             ratios[f"speedup vs jax.jit around kymatio's jax frontend, {case}"] = ratio(
                 timed["kymatio-jax+jit"][0] / ours, SPEED_GOAL

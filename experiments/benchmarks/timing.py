@@ -9,6 +9,7 @@ ran it) and
 measured in the same run (bigger is better) and ``goal`` the issue's target.
 """
 
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -96,6 +97,17 @@ def row(
     if peak_gib is not None:
         out["peak_gib"] = float(peak_gib)
     return out
+
+
+def program_ops(jitted: Callable[..., Any], *args: Any) -> int:
+    """Operations XLA runs for one call of ``jitted(*args)``: the instructions of the compiled
+    entry computation (each fusion, dot or copy is one; parameters, constants, bitcasts and
+    tuples are not). On a CPU each costs a launch of some microseconds however small it is."""
+    text = jitted.lower(*args).compile().as_text()
+    entry = text[text.index("\nENTRY") :]
+    entry = entry[: entry.index("\n}")]
+    skip = {"parameter", "constant", "bitcast", "tuple", "get-tuple-element"}
+    return sum(1 for op in re.findall(r" = \S+ ([\w-]+)\(", entry) if op not in skip)
 
 
 def ratio(value: float, goal: float) -> dict:

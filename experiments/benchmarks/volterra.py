@@ -18,6 +18,12 @@ Two nets with random weights (28x28x1 input):
 
 Both order-2 pairs give the Taylor coefficient ``H_2 = hessian / 2`` at input 0 and must agree
 to 1e-5 (relative, float32); the implementations of a case are timed in alternating rounds.
+
+The LeNet's order-2 kernels also get their distance to the compute bound: the least work of
+the chain rule (:func:`order2_min_macs`: every hidden smooth unit adds a symmetric rank-1 term
+over its receptive field to each output's kernel) at the rate of a large float32 matmul timed in
+the same rounds. XLA's flop count of the compiled ``from_layers`` (the work it executes) is
+reported next to it.
 """
 
 import jax
@@ -29,6 +35,9 @@ import cnn_layers as cl
 import volterra_jax as vj
 from experiments.benchmarks.timing import ratio, row, time_fn, time_interleaved
 
+HESSIAN_GOAL = 30.0  # from_layers at least this many times faster than dense jax.hessian
+BOUND_GOAL = 1.7  # from_layers at most this many times the compute bound
+MATMUL_N = 2048
 _SHAPES = ((5, 5, 1, 20), (5, 5, 20, 50), (4, 4, 50, 500), (1, 1, 500, 10))
 _SCALES = (0.1, 0.05, 0.03, 0.1)
 
@@ -130,6 +139,37 @@ def zero_extended(layers, frame):
     return x[0]
 
 
+def order2_min_macs(layers: list, input_shape) -> int:
+    """Least multiply-adds of the order-2 kernels of a net of convs, pools and smooth units.
+
+    By the chain rule each hidden smooth unit ``u`` (after a layer whose receptive field has
+    ``r`` input pixels) adds ``c_{o,u} g_u g_u^T`` to the kernel of every output ``o``, with
+    ``g_u`` its ``r``-pixel gradient; with the symmetry of ``g g^T`` that is ``r (r + 1) / 2``
+    multiply-adds per unit and output. The output layer itself is linear in this net.
+
+    Returns:
+      ``sum over smooth layers of units * r (r + 1) / 2 * outputs``.
+    """
+    infos = cl.describe(layers, input_shape)
+    out = infos[-1].out_shape
+    n_out = out.h * out.w * out.c
+    total = 0
+    for i, info in enumerate(infos[:-1]):
+        if isinstance(info.layer, vj.Smooth):
+            s = info.out_shape
+            rh, rw = cl.geometry(layers[: i + 1], input_shape=input_shape).size
+            total += s.h * s.w * s.c * (rh * rw) * (rh * rw + 1) // 2 * n_out
+    return total
+
+
+def executed_macs(jitted, *args) -> float:
+    """XLA's flop count of a compiled program / 2 (NaN where the backend gives none)."""
+    try:
+        return jitted.lower(*args).compile().cost_analysis()["flops"] / 2
+    except Exception:  # cost analysis is backend dependent
+        return float("nan")
+
+
 def _keeping(fn, store: dict, name: str):
     """``fn`` that also keeps its last result in ``store[name]`` (the values the timed calls
     give are then checked without another call)."""
@@ -160,15 +200,21 @@ def _lenet(repeats: int) -> dict:
 
     dense = jax.jit(lambda x: jnp.moveaxis(jax.hessian(one_pixel)(x), 0, -1) / 2)
     structured = jax.jit(lambda ls: vj.from_layers(ls, order=2).h2)
+    a = jax.random.normal(jax.random.key(1), (MATMUL_N, MATMUL_N), jnp.float32)
+    dot = jax.jit(jnp.dot)
     got = {}
     timed = time_interleaved(
         {
             "structured": _keeping(lambda: structured(layers), got, "structured"),
             "dense": _keeping(lambda: dense(x0), got, "dense"),
+            "matmul": lambda: dot(a, a),
         },
         repeats=max(1, min(repeats, 3)),
     )
-    (ts, cs), (td, cd) = timed["structured"], timed["dense"]
+    (ts, cs), (td, cd), (tm, cm) = timed["structured"], timed["dense"], timed["matmul"]
+    rate = MATMUL_N**3 / tm
+    least = order2_min_macs(layers, rf.shape)
+    executed = executed_macs(structured, layers)
     h1_layers = vj.from_layers(layers, order=1).h1
     case2 = "lenet_tanh_order2_kernels_10x28x28x28x28"
     return {
@@ -181,12 +227,25 @@ def _lenet(repeats: int) -> dict:
             ),
             row(case2, "from_layers: chain rule over the layer structure", ts, cs),
             row(case2, "dense jax.hessian over the 28x28 input", td, cd),
+            row(f"matmul_f32_{MATMUL_N} (with the order-2 kernels)", "jnp.dot (jit)", tm, cm),
         ],
-        "ratios": {"order2_kernels_structure_vs_dense_hessian": ratio(td / ts, 20.0)},
+        "ratios": {
+            "order2_kernels_structure_vs_dense_hessian": ratio(td / ts, HESSIAN_GOAL),
+            f"order2 compute bound / from_layers (within {BOUND_GOAL}x of the bound)": ratio(
+                least / rate / ts, 1 / BOUND_GOAL
+            ),
+        },
         "errors": {
             "order2_structure_vs_dense_hessian_rel": _rel(got["structured"], got["dense"]),
             "order1_jacrev_vs_from_layers_rel": _rel(order1(params), h1_layers),
         },
+        "notes": [
+            f"lenet order 2: least work {least / 1e9:.3f} GMAC, at the interleaved matmul rate "
+            f"{rate / 1e9:.1f} GMAC/s a bound of {least / rate * 1e3:.1f} ms; from_layers "
+            f"{ts * 1e3:.1f} ms = {ts * rate / least:.2f}x the bound; XLA counts "
+            f"{executed / 1e9:.3f} GMAC executed ({executed / ts / 1e9:.1f} GMAC/s, "
+            f"{executed / ts / rate:.0%} of the matmul rate)"
+        ],
     }
 
 
@@ -239,10 +298,13 @@ def _vgg_twin(repeats: int) -> dict:
 
 def run(*, repeats: int = 5) -> dict:
     """Times the order-1 and order-2 kernels of both nets; see the module docstring."""
-    out = {"rows": [], "ratios": {}, "errors": {}}
+    out = {"rows": [], "ratios": {}, "errors": {}, "notes": []}
     for part in (_lenet(repeats), _vgg_twin(repeats)):
         for key in out:
-            out[key] = out[key] + part[key] if key == "rows" else {**out[key], **part[key]}
+            if key in ("rows", "notes"):
+                out[key] = out[key] + part.get(key, [])
+            else:
+                out[key] = {**out[key], **part[key]}
     return out
 
 
