@@ -3,9 +3,10 @@
 Kymatio (``pip install kymatio==0.3.0``) and torch (``pip install torch==2.13.0``) are optional:
 they are imported lazily here, and a frontend that is missing becomes a row with a note.
 Every row of a transform carries the first call, the steady state and the compile time (their
-difference). The small cases run in this process, all frontends interleaved; the large cases
-and the compile-versus-J series each run in a fresh process (``time_case``), so that compile
-caches and peak memory (``ru_maxrss``) belong to that case alone.
+difference). The small cases run in this process, all frontends interleaved; the large cases,
+the compile-versus-J series and the compile cases (J = 5 on 32x32 images, against jax.jit around
+Kymatio's jax frontend) each run in a fresh process (``time_case``), so that compile caches and
+peak memory (``ru_maxrss``) belong to that case alone.
 Contract: see ``experiments/benchmarks/timing.py``.
 """
 
@@ -27,6 +28,7 @@ from experiments.benchmarks.timing import ratio, row, time_fn, time_interleaved
 CASES = ((256, 32, 2), (64, 64, 3), (8, 256, 4))  # (batch, size, J), L = 8
 LARGE_CASES = ((8, 256, 6), (2, 512, 7))  # each in a fresh process, with its peak memory
 COMPILE_SERIES = (1, 256, (3, 4, 5, 6, 7))  # batch, size, J: compile time against J
+COMPILE_CASES = ((16, 32, 5),)  # compile against jax.jit(kymatio), each in a fresh process
 L = 8
 FILTER_BANK_CASE = (256, 4)
 SPEED_GOAL = 3.0  # over every Kymatio timing, jax.jit around its jax frontend included
@@ -288,6 +290,21 @@ def _compile_series(rows: list, ratios: dict) -> None:
         )
 
 
+def _compile_cases(rows: list, ratios: dict) -> None:
+    """Compile time against jax.jit around Kymatio's jax frontend where J is large for the
+    image, ours and theirs each in a fresh warm process."""
+    impls = ("scattering_jax", "kymatio-jax+jit")
+    for batch, size, J in COMPILE_CASES:
+        case_rows, results = _fresh_rows(batch, size, J, impls, 2, warm=True)
+        rows += [dict(r, case=f"compile {r['case']}") for r in case_rows]
+        if all(impl in results for impl in impls):
+            ours, theirs = (results[i]["first_s"] - results[i]["median_s"] for i in impls)
+            case = f"scattering2d ({batch},{size},{size}) J={J} L={L}"
+            ratios[f"compile of jax.jit(kymatio) / ours, {case}"] = ratio(
+                theirs / max(ours, 1e-9), COMPILE_VS_KYMATIO_GOAL
+            )
+
+
 def _filter_bank(rows: list, ratios: dict, repeats: int) -> None:
     """Building the filter bank, ours against Kymatio's."""
     size, J = FILTER_BANK_CASE
@@ -310,6 +327,7 @@ def run(*, repeats: int = 5) -> dict:
     _benchmark_cases(rows, ratios, repeats)
     _large_cases(rows, ratios, repeats)
     _compile_series(rows, ratios)
+    _compile_cases(rows, ratios)
     _filter_bank(rows, ratios, repeats)
     return {"rows": rows, "ratios": ratios}
 
