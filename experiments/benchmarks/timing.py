@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 
 def _block(out: Any) -> Any:
@@ -97,6 +98,23 @@ def row(
     if peak_gib is not None:
         out["peak_gib"] = float(peak_gib)
     return out
+
+
+def matmul(n: int) -> tuple[Callable[[], Any], int]:
+    """A jitted float32 ``(n, n) @ (n, n)`` as a zero-argument callable, and its multiply-adds
+    ``n**3``: time it in the same rounds as a lens to get this machine's rate."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    return (lambda: dot(a, a)), n**3
+
+
+def xla_macs(jitted: Callable[..., Any], *args: Any) -> float:
+    """XLA's flop count of the compiled ``jitted(*args)`` / 2 (NaN where the backend gives
+    none). A loop body is counted once, whatever its trip count."""
+    try:
+        return jitted.lower(*args).compile().cost_analysis()["flops"] / 2
+    except Exception:  # cost analysis is backend dependent
+        return float("nan")
 
 
 def program_ops(jitted: Callable[..., Any], *args: Any) -> int:

@@ -33,7 +33,7 @@ from jax import lax
 
 import cnn_layers as cl
 import volterra_jax as vj
-from experiments.benchmarks.timing import ratio, row, time_fn, time_interleaved
+from experiments.benchmarks.timing import matmul, ratio, row, time_fn, time_interleaved, xla_macs
 
 HESSIAN_GOAL = 30.0  # from_layers at least this many times faster than dense jax.hessian
 BOUND_GOAL = 1.7  # from_layers at most this many times the compute bound
@@ -162,15 +162,6 @@ def order2_min_macs(layers: list, input_shape) -> int:
     return total
 
 
-def executed_macs(jitted, *args) -> float:
-    """XLA's flop count of a compiled program / 2 (NaN where the backend gives none); the body
-    of a loop is counted once, whatever its trip count."""
-    try:
-        return jitted.lower(*args).compile().cost_analysis()["flops"] / 2
-    except Exception:  # cost analysis is backend dependent
-        return float("nan")
-
-
 def _keeping(fn, store: dict, name: str):
     """``fn`` that also keeps its last result in ``store[name]`` (the values the timed calls
     give are then checked without another call)."""
@@ -201,21 +192,20 @@ def _lenet(repeats: int) -> dict:
 
     dense = jax.jit(lambda x: jnp.moveaxis(jax.hessian(one_pixel)(x), 0, -1) / 2)
     structured = jax.jit(lambda ls: vj.from_layers(ls, order=2).h2)
-    a = jax.random.normal(jax.random.key(1), (MATMUL_N, MATMUL_N), jnp.float32)
-    dot = jax.jit(jnp.dot)
+    dot, dot_macs = matmul(MATMUL_N)
     got = {}
     timed = time_interleaved(
         {
             "structured": _keeping(lambda: structured(layers), got, "structured"),
             "dense": _keeping(lambda: dense(x0), got, "dense"),
-            "matmul": lambda: dot(a, a),
+            "matmul": dot,
         },
         repeats=max(1, min(repeats, 3)),
     )
     (ts, cs), (td, cd), (tm, cm) = timed["structured"], timed["dense"], timed["matmul"]
-    rate = MATMUL_N**3 / tm
+    rate = dot_macs / tm
     least = order2_min_macs(layers, rf.shape)
-    executed = executed_macs(structured, layers)
+    executed = xla_macs(structured, layers)
     h1_layers = vj.from_layers(layers, order=1).h1
     case2 = "lenet_tanh_order2_kernels_10x28x28x28x28"
     return {
